@@ -1,0 +1,220 @@
+"""The plan: a spec resolved with facts. Frozen; the only home of derived numbers.
+
+Renderers, `explain`, the checker's fit model, the simulator and the local cluster read these
+objects; none of them recomputes allocatable, pods per node or prices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import ROUND_FLOOR, Decimal
+
+from .._quantity import MIB, format_cpu, format_memory
+from ._allocatable import Resources
+from ._catalog import MachineType, Price
+
+# Taint effects: Kubernetes spelling -> Terraform provider spelling.
+PROVIDER_EFFECT = {
+    "NoSchedule": "NO_SCHEDULE",
+    "PreferNoSchedule": "PREFER_NO_SCHEDULE",
+    "NoExecute": "NO_EXECUTE",
+}
+GPU_TAINT_KEY = "nvidia.com/gpu"
+
+
+@dataclass(frozen=True)
+class Taint:
+    """A taint on every node of a pool (Kubernetes spelling of `effect`)."""
+
+    key: str
+    value: str
+    effect: str
+
+    @property
+    def provider_effect(self) -> str:
+        return PROVIDER_EFFECT[self.effect]
+
+
+@dataclass(frozen=True)
+class Autoscaling:
+    """Cluster-autoscaler bounds of a pool: per zone or in total, never both."""
+
+    location_policy: str
+    min_per_zone: int | None = None
+    max_per_zone: int | None = None
+    total_min: int | None = None
+    total_max: int | None = None
+
+    def max_nodes(self, zones: int) -> int:
+        """The most nodes the pool can have across all its zones."""
+        if self.total_max is not None:
+            return self.total_max
+        return (self.max_per_zone or 0) * zones
+
+
+@dataclass(frozen=True)
+class NodePool:
+    """A GKE node pool, with the resources its nodes offer to Pods."""
+
+    name: str
+    managed: bool  # spotray renders it in Terraform
+    machine: MachineType
+    spot: bool
+    region: str
+    zones: tuple[str, ...]
+    gpu_type: str | None
+    gpu_count: int
+    labels: dict[str, str]  # on every node (the zone label varies per node: see `zones`)
+    taints: tuple[Taint, ...]
+    autoscaling: Autoscaling
+    initial_node_count: int
+    disk_size_gb: int
+    disk_type: str | None
+    service_account: str | None
+    oauth_scopes: tuple[str, ...]
+    workload_metadata_mode: str
+    metadata: dict[str, str]
+    node_labels: dict[str, str]  # the labels the user asked for (also in `labels`)
+    auto_repair: bool
+    auto_upgrade: bool
+    max_surge: int
+    max_unavailable: int
+    timeouts: dict[str, str]
+    ignore_changes: tuple[str, ...]
+    kubelet_shutdown: tuple[int, int] | None  # (total, critical-pods) seconds, None: GKE default
+    capacity: Resources
+    allocatable: Resources
+    daemonsets: Resources
+    max_pods: int
+    price: Price  # per node-hour, GPUs included where known
+
+    @property
+    def available(self) -> Resources:
+        """What Ray Pods can request on one node: allocatable less system DaemonSets."""
+        return self.allocatable - self.daemonsets
+
+    @property
+    def max_nodes(self) -> int:
+        return self.autoscaling.max_nodes(len(self.zones))
+
+    @property
+    def usd_per_node_hour(self) -> float | None:
+        """What one node costs per hour at this pool's market (spot or on-demand)."""
+        return self.price.spot if self.spot else self.price.on_demand
+
+
+@dataclass(frozen=True)
+class PodShape:
+    """A Ray container's resources as written, and its requests as numbers."""
+
+    cpu: str
+    memory: str
+    cpu_limit: str
+    memory_limit: str
+    gpus: int
+
+    requests: Resources = field(compare=False)
+
+
+@dataclass(frozen=True)
+class RayGroup:
+    """The head or a worker group, placed on its pool."""
+
+    name: str
+    is_head: bool
+    pool: NodePool
+    pod: PodShape
+    pods_per_node: int
+    limited_by: str  # "cpu", "memory", "gpu" or "max-pods"
+    min_replicas: int
+    max_replicas: int
+    replicas: int
+    num_of_hosts: int
+    idle_timeout_seconds: int | None
+    priority: int | None
+    ray_start_params: dict[str, str]
+    ray_labels: dict[str, str]
+    env: dict[str, str]
+    labels: dict[str, str]
+    tolerations: tuple[dict, ...]  # extra ones, as Kubernetes dicts
+    service_account_name: str | None
+
+    @property
+    def used(self) -> tuple[float, float]:
+        """(cpu, memory) share of a node's available resources used at full packing."""
+        avail = self.pool.available
+        req = self.pod.requests
+        return (
+            self.pods_per_node * req.cpu_millis / avail.cpu_millis,
+            self.pods_per_node * req.memory_bytes / avail.memory_bytes,
+        )
+
+    def filling_pod(self, pods_per_node: int | None = None) -> tuple[str, str]:
+        """The (cpu, memory) Pod size that would fill a node with `pods_per_node` Pods."""
+        n = pods_per_node or max(self.pods_per_node, 1)
+        avail = self.pool.available
+        cpu = avail.cpu_millis // n // 10 * 10
+        mem = int(Decimal(avail.memory_bytes // n) / MIB // 64 * 64) * MIB
+        return format_cpu(cpu), format_memory(mem)
+
+    @property
+    def usd_per_pod_hour(self) -> float | None:
+        price = self.pool.usd_per_node_hour
+        if price is None or self.pods_per_node == 0:
+            return None
+        return price / self.pods_per_node
+
+
+@dataclass(frozen=True)
+class Shutdown:
+    """The Spot shutdown window and Ray's drain inside it."""
+
+    grace_period_seconds: int  # terminationGracePeriodSeconds of worker Pods
+    drain_timeout_seconds: int  # RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S
+    node_grace_seconds: int  # kubelet shutdown_grace_period_seconds of spot nodes
+    critical_pods_seconds: int  # ... of which reserved for critical system Pods
+    configure_kubelet: bool  # render kubelet_config (False: GKE's default 30 s / 15 s)
+
+
+DEFAULT_SPOT_POD_GRACE_SECONDS = 15
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything spotray knows about one cluster, derived once."""
+
+    name: str
+    namespace: str | None
+    project: str | None
+    region: str
+    zones: tuple[str, ...]
+    cluster: str  # GKE cluster name, or a Terraform expression "${...}"
+    provider: str
+    ray_version: str
+    image: str
+    autoscaling: bool
+    autoscaler_version: str | None
+    autoscaler_idle_timeout_seconds: int | None
+    upscaling_mode: str | None
+    shutdown: Shutdown
+    head: RayGroup
+    workers: tuple[RayGroup, ...]
+    price_source: dict[str, object]
+
+    @property
+    def groups(self) -> tuple[RayGroup, ...]:
+        return (self.head, *self.workers)
+
+    @property
+    def pools(self) -> tuple[NodePool, ...]:
+        """Every pool a group runs on, head first."""
+        return tuple(g.pool for g in self.groups)
+
+    @property
+    def managed_pools(self) -> tuple[NodePool, ...]:
+        """The pools spotray renders in Terraform."""
+        return tuple(p for p in self.pools if p.managed)
+
+
+def floor_div(a: int, b: int) -> int:
+    return int((Decimal(a) / Decimal(b)).to_integral_value(rounding=ROUND_FLOOR))

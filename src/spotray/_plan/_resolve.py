@@ -1,0 +1,411 @@
+"""Spec → Plan: resolve machine types, zones, allocatable, pods per node, taints, labels, prices.
+
+Every problem that needs facts to be seen (an unknown machine type, a GPU the machine cannot take,
+a Pod that fits no node) is reported here, located in the spec, all at once.
+"""
+
+from __future__ import annotations
+
+from .._errors import Problem, SpecError
+from .._quantity import cpu_millis, memory_bytes
+from .._spec import Spec, located
+from .._spec._models import PoolOptions, WorkerGroup, _GroupBase
+from .._yaml import Document
+from ._allocatable import Resources, allocatable, capacity, daemonset_overhead
+from ._catalog import GPU_PRICES, ZONES, MachineType, Price, catalog, gpu_problem
+from ._model import (
+    GPU_TAINT_KEY,
+    Autoscaling,
+    NodePool,
+    Plan,
+    PodShape,
+    RayGroup,
+    Shutdown,
+    Taint,
+)
+
+# Defaults for every pool setting (the seed article's values, where it sets one).
+POOL_DEFAULTS = PoolOptions(
+    disk_size_gb=100,
+    location_policy="ANY",
+    initial_node_count=0,
+    oauth_scopes=["https://www.googleapis.com/auth/cloud-platform"],
+    workload_metadata_mode="GKE_METADATA",
+    metadata={"disable-legacy-endpoints": "true"},
+    taint_key="dedicated",
+    taints=[],
+    node_labels={},
+    auto_repair=True,
+    auto_upgrade=True,
+    max_surge=1,
+    max_unavailable=0,
+    timeouts={"create": "60m", "update": "60m", "delete": "60m"},
+    ignore_changes=["managed_instance_group_urls", "node_config.0.taint"],
+)
+DEFAULT_PER_ZONE = (0, 50)
+HEAD_POOL_NAME = "ray-head"
+HEAD_TOTAL_NODES = (1, 1)
+
+
+class _Problems:
+    def __init__(self, spec: Spec) -> None:
+        self.doc: Document | None = spec._source
+        self.items: list[Problem] = []
+
+    def add(self, path: tuple, message: str) -> None:
+        if self.doc is None:
+            from .._spec import field_path
+
+            self.items.append(Problem(message, field=field_path(path)))
+        else:
+            self.items.append(located(self.doc, path, message))
+
+
+def _options(*layers: PoolOptions) -> dict:
+    """Merge pool options: later layers override earlier ones, field by field, where set."""
+    merged: dict = {}
+    for layer in layers:
+        for name in layer.model_fields_set:
+            merged[name] = getattr(layer, name)
+    per_zone = {"min_nodes_per_zone", "max_nodes_per_zone"}
+    total = {"total_min_nodes", "total_max_nodes"}
+    # A layer that sets one style of bounds replaces the other style from lower layers.
+    last = layers[-1].model_fields_set
+    if last & per_zone:
+        for name in total:
+            merged.pop(name, None)
+    if last & total:
+        for name in per_zone:
+            merged.pop(name, None)
+    return merged
+
+
+def _zones(spec: Spec, problems: _Problems) -> tuple[str, ...]:
+    region = spec.gcp.region
+    known = ZONES.get(region)
+    if spec.gcp.zones is None:
+        if known is None:
+            problems.add(
+                ("gcp", "region"),
+                f"unknown region {region!r}: list its zones in gcp.zones "
+                f"(known regions: {', '.join(sorted(ZONES))})",
+            )
+            return ()
+        return known
+    for i, zone in enumerate(spec.gcp.zones):
+        if known is not None and zone not in known:
+            problems.add(
+                ("gcp", "zones", i),
+                f"{zone!r} is not a zone of {region} (zones: {', '.join(known)})",
+            )
+        elif not zone.startswith(region + "-") or len(zone) <= len(region) + 1:
+            problems.add(("gcp", "zones", i), f"{zone!r} is not a zone of {region}")
+    if len(set(spec.gcp.zones)) != len(spec.gcp.zones):
+        problems.add(("gcp", "zones"), "zones are listed twice")
+    return tuple(spec.gcp.zones)
+
+
+def _machine(group: _GroupBase, path: tuple, problems: _Problems) -> MachineType | None:
+    machine = catalog().machine(group.machine_type)
+    if machine is None:
+        families = sorted({m.family for m in catalog().machines.values()})
+        problems.add(
+            (*path, "machine_type"),
+            f"unknown machine type {group.machine_type!r} (known families: {', '.join(families)})",
+        )
+    return machine
+
+
+def _gpu(
+    group: _GroupBase, machine: MachineType, path: tuple, problems: _Problems
+) -> tuple[str | None, int]:
+    if group.gpu is not None:
+        problem = gpu_problem(machine, group.gpu.type, group.gpu.count)
+        if problem:
+            field = "type" if "unknown GPU" in problem or "not available" in problem else "count"
+            if "attaches only" in problem or "comes only" in problem:
+                field = "type"
+            problems.add((*path, "gpu", field), problem)
+            return None, 0
+        return (group.gpu.type, group.gpu.count) if group.gpu.count else (None, 0)
+    if machine.bundled_gpus:
+        gpu, count = machine.bundled_gpus[0]
+        return gpu, count
+    return None, 0
+
+
+def _price(machine: MachineType, region: str, gpu: str | None, gpus: int) -> Price:
+    base = machine.prices.get(region, Price(None, None))
+    if gpu is None or machine.bundled_gpus:
+        return base
+    extra = GPU_PRICES.get(gpu)
+    if extra is None:
+        return Price(None, None)
+
+    def add(a: float | None, b: float | None) -> float | None:
+        return None if a is None or b is None else a + gpus * b
+
+    return Price(add(base.on_demand, extra.on_demand), add(base.spot, extra.spot))
+
+
+def _pool(
+    spec: Spec,
+    group: _GroupBase,
+    *,
+    name: str,
+    spot: bool,
+    managed: bool,
+    path: tuple,
+    zones: tuple[str, ...],
+    problems: _Problems,
+    head: bool,
+) -> NodePool | None:
+    machine = _machine(group, path, problems)
+    if machine is None:
+        return None
+    gpu_type, gpu_count = _gpu(group, machine, path, problems)
+    opts = _options(POOL_DEFAULTS, spec.pool_defaults, group.node_pool)
+    if not ({"total_min_nodes", "total_max_nodes"} & opts.keys()) and head:
+        opts.setdefault("total_min_nodes", HEAD_TOTAL_NODES[0])
+        opts.setdefault("total_max_nodes", HEAD_TOTAL_NODES[1])
+        opts.pop("min_nodes_per_zone", None)
+        opts.pop("max_nodes_per_zone", None)
+    if {"total_min_nodes", "total_max_nodes"} & opts.keys():
+        autoscaling = Autoscaling(
+            location_policy=opts["location_policy"],
+            total_min=opts.get("total_min_nodes", 0),
+            total_max=opts.get("total_max_nodes", opts.get("total_min_nodes", 0)),
+        )
+        if autoscaling.total_min > autoscaling.total_max:
+            problems.add((*path, "node_pool"), "total_min_nodes is greater than total_max_nodes")
+    else:
+        autoscaling = Autoscaling(
+            location_policy=opts["location_policy"],
+            min_per_zone=opts.get("min_nodes_per_zone", DEFAULT_PER_ZONE[0]),
+            max_per_zone=opts.get("max_nodes_per_zone", DEFAULT_PER_ZONE[1]),
+        )
+        if autoscaling.min_per_zone > autoscaling.max_per_zone:
+            problems.add(
+                (*path, "node_pool"),
+                f"min_nodes_per_zone ({autoscaling.min_per_zone}) is greater than "
+                f"max_nodes_per_zone ({autoscaling.max_per_zone})",
+            )
+    taints: list[Taint] = []
+    if opts["taint_key"] and managed:  # an existing pool's taints are whatever it has
+        taints.append(Taint(opts["taint_key"], name, "NoSchedule"))
+    taints += [Taint(t.key, t.value, t.effect) for t in opts["taints"]]
+    if gpu_type and not any(t.key == GPU_TAINT_KEY for t in taints):
+        # GKE adds this taint only when a non-GPU pool already exists: render it ourselves.
+        taints.append(Taint(GPU_TAINT_KEY, "present", "NoSchedule"))
+    labels = {
+        "cloud.google.com/gke-nodepool": name,
+        "cloud.google.com/machine-family": machine.series,
+        "node.kubernetes.io/instance-type": machine.name,
+        "topology.kubernetes.io/region": spec.gcp.region,
+        "cloud.google.com/gke-provisioning": "spot" if spot else "standard",
+    }
+    if spot:
+        labels["cloud.google.com/gke-spot"] = "true"
+    if gpu_type:
+        labels["cloud.google.com/gke-accelerator"] = gpu_type
+    labels.update(opts["node_labels"])
+    workload_identity = opts["workload_metadata_mode"] == "GKE_METADATA"
+    overhead = daemonset_overhead(workload_identity=workload_identity)
+    if spec.gke.daemonset_cpu is not None:
+        overhead = Resources(cpu_millis(spec.gke.daemonset_cpu), overhead.memory_bytes)
+    if spec.gke.daemonset_memory is not None:
+        overhead = Resources(overhead.cpu_millis, memory_bytes(spec.gke.daemonset_memory))
+    shutdown = spec.spot_shutdown
+    kubelet = None
+    if spot and (shutdown.node_grace_period_seconds, shutdown.critical_pods_seconds) != (30, 15):
+        kubelet = (shutdown.node_grace_period_seconds, shutdown.critical_pods_seconds)
+    timeouts = opts["timeouts"]
+    if not isinstance(timeouts, dict):
+        timeouts = timeouts.model_dump(exclude_none=True)
+    return NodePool(
+        name=name,
+        managed=managed,
+        machine=machine,
+        spot=spot,
+        region=spec.gcp.region,
+        zones=zones,
+        gpu_type=gpu_type,
+        gpu_count=gpu_count,
+        labels=labels,
+        taints=tuple(taints),
+        autoscaling=autoscaling,
+        initial_node_count=opts["initial_node_count"],
+        disk_size_gb=opts["disk_size_gb"],
+        disk_type=opts.get("disk_type"),
+        service_account=opts.get("service_account"),
+        oauth_scopes=tuple(opts["oauth_scopes"]),
+        workload_metadata_mode=opts["workload_metadata_mode"],
+        metadata=dict(opts["metadata"]),
+        node_labels=dict(opts["node_labels"]),
+        auto_repair=opts["auto_repair"],
+        auto_upgrade=opts["auto_upgrade"],
+        max_surge=opts["max_surge"],
+        max_unavailable=opts["max_unavailable"],
+        timeouts=dict(timeouts),
+        ignore_changes=tuple(opts["ignore_changes"]),
+        kubelet_shutdown=kubelet,
+        capacity=capacity(machine.vcpus, machine.memory_mib, gpu_count),
+        allocatable=allocatable(machine.vcpus, machine.memory_mib, gpu_count),
+        daemonsets=overhead,
+        max_pods=spec.gke.max_pods_per_node,
+        price=_price(machine, spec.gcp.region, gpu_type, gpu_count),
+    )
+
+
+def _pod(group: _GroupBase) -> PodShape:
+    requests = Resources(cpu_millis(group.cpu), memory_bytes(group.memory), group.gpus)
+    return PodShape(
+        cpu=group.cpu,
+        memory=group.memory,
+        cpu_limit=group.cpu_limit or group.cpu,
+        memory_limit=group.memory_limit or group.memory,
+        gpus=group.gpus,
+        requests=requests,
+    )
+
+
+def pods_per_node(pool: NodePool, pod: PodShape) -> tuple[int, str]:
+    """How many of `pod` fit on one node of `pool`, and which resource runs out first."""
+    avail = pool.available
+    req = pod.requests
+    limits = [("max-pods", pool.max_pods)]
+    limits.append(("cpu", max(avail.cpu_millis, 0) // req.cpu_millis))
+    limits.append(("memory", max(avail.memory_bytes, 0) // req.memory_bytes))
+    if req.gpus:
+        limits.append(("gpu", avail.gpus // req.gpus))
+    name, count = min(limits, key=lambda item: item[1])
+    return count, name
+
+
+def _fit_problems(pool: NodePool, pod: PodShape) -> list[tuple[str, str]]:
+    """(field, message) for each resource the Pod requests more of than one node offers."""
+    avail = pool.available
+    req = pod.requests
+    node = f"one {pool.machine.name} node of pool {pool.name!r}"
+    out = []
+    if req.cpu_millis > avail.cpu_millis:
+        out.append(("cpu", f"requests cpu {pod.cpu} but {node} has {avail.cpu_millis}m available"))
+    if req.memory_bytes > avail.memory_bytes:
+        out.append(
+            (
+                "memory",
+                f"requests memory {pod.memory} but {node} has {avail.memory_mib:.0f}Mi available",
+            )
+        )
+    if req.gpus > avail.gpus:
+        out.append(("gpus", f"requests {req.gpus} GPU(s) but {node} has {avail.gpus}"))
+    return [
+        (field, msg + " (allocatable less system DaemonSets; see `spotray explain`)")
+        for field, msg in out
+    ]
+
+
+def _group(
+    spec: Spec,
+    group: _GroupBase,
+    *,
+    path: tuple,
+    zones: tuple[str, ...],
+    problems: _Problems,
+) -> RayGroup | None:
+    is_head = not isinstance(group, WorkerGroup)
+    name = "head" if is_head else group.name
+    pool_name = group.pool or (HEAD_POOL_NAME if is_head else group.name)
+    pool = _pool(
+        spec,
+        group,
+        name=pool_name,
+        spot=False if is_head else group.spot,
+        managed=group.create_pool if is_head else True,
+        path=path,
+        zones=zones,
+        problems=problems,
+        head=is_head,
+    )
+    if pool is None:
+        return None
+    pod = _pod(group)
+    for field, message in _fit_problems(pool, pod):
+        problems.add((*path, field), message)
+    count, limited_by = pods_per_node(pool, pod)
+    tolerations = tuple(t.model_dump(exclude_none=True) for t in group.tolerations)
+    if is_head:
+        replicas = dict(min_replicas=1, max_replicas=1, replicas=1, num_of_hosts=1)
+        extra = dict(idle_timeout_seconds=None, priority=None, ray_labels={})
+    else:
+        replicas = dict(
+            min_replicas=group.min_replicas,
+            max_replicas=group.max_replicas,
+            replicas=group.replicas if group.replicas is not None else group.min_replicas,
+            num_of_hosts=group.num_of_hosts,
+        )
+        extra = dict(
+            idle_timeout_seconds=group.idle_timeout_seconds,
+            priority=group.priority,
+            ray_labels=dict(group.ray_labels),
+        )
+    return RayGroup(
+        name=name,
+        is_head=is_head,
+        pool=pool,
+        pod=pod,
+        pods_per_node=count,
+        limited_by=limited_by,
+        ray_start_params=dict(group.ray_start_params),
+        env=dict(group.env),
+        labels=dict(group.labels),
+        tolerations=tolerations,
+        service_account_name=group.service_account_name,
+        **replicas,
+        **extra,
+    )
+
+
+def resolve_plan(spec: Spec) -> Plan:
+    """Resolve a spec into a plan.
+
+    Raises:
+        SpecError: with every problem that needs the facts to be seen, located in the spec.
+    """
+    problems = _Problems(spec)
+    zones = _zones(spec, problems)
+    head = _group(spec, spec.head, path=("head",), zones=zones, problems=problems)
+    workers = [
+        _group(spec, group, path=("workers", i), zones=zones, problems=problems)
+        for i, group in enumerate(spec.workers)
+    ]
+    if problems.items:
+        raise SpecError(problems.items)
+    assert head is not None and all(w is not None for w in workers)
+    shutdown = spec.spot_shutdown
+    return Plan(
+        name=spec.name,
+        namespace=spec.namespace,
+        project=spec.gcp.project,
+        region=spec.gcp.region,
+        zones=zones,
+        cluster=spec.gke.cluster,
+        provider=spec.gke.provider,
+        ray_version=spec.ray.version,
+        image=spec.ray.resolved_image,
+        autoscaling=spec.ray.autoscaler.enabled,
+        autoscaler_version=spec.ray.autoscaler.version,
+        autoscaler_idle_timeout_seconds=spec.ray.autoscaler.idle_timeout_seconds,
+        upscaling_mode=spec.ray.autoscaler.upscaling_mode,
+        shutdown=Shutdown(
+            grace_period_seconds=shutdown.pod_grace_seconds,
+            drain_timeout_seconds=shutdown.pod_grace_seconds - shutdown.teardown_seconds,
+            node_grace_seconds=shutdown.node_grace_period_seconds,
+            critical_pods_seconds=shutdown.critical_pods_seconds,
+            configure_kubelet=(shutdown.node_grace_period_seconds, shutdown.critical_pods_seconds)
+            != (30, 15),
+        ),
+        head=head,
+        workers=tuple(workers),  # type: ignore[arg-type]
+        price_source=catalog().source,
+    )

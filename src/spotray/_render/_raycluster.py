@@ -1,0 +1,163 @@
+"""Plan → `raycluster.yaml`: a KubeRay `ray.io/v1` RayCluster pinned to the plan's pools.
+
+Documents are built as manifest-shaped literals with the real field names; `None` values are
+dropped, so an unset option leaves no empty key behind.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from .._plan import NodePool, Plan, RayGroup
+
+DRAIN_TIMEOUT_ENV = (
+    "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S"  # Ray 2.60: ray/_private/ray_constants.py
+)
+NODEPOOL_LABEL = "cloud.google.com/gke-nodepool"
+SPOT_LABEL = "cloud.google.com/gke-spot"
+GPU_RESOURCE = "nvidia.com/gpu"
+
+
+def drop_none(value: Any) -> Any:
+    """Recursively drop `None` values from dicts (lists keep their items)."""
+    if isinstance(value, dict):
+        return {k: drop_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [drop_none(v) for v in value]
+    return value
+
+
+def node_affinity(pool: NodePool) -> dict:
+    """Required node affinity: this pool only, and Spot only if the pool is Spot (else never)."""
+    spot = (
+        {"key": SPOT_LABEL, "operator": "In", "values": ["true"]}
+        if pool.spot
+        else {"key": SPOT_LABEL, "operator": "DoesNotExist"}
+    )
+    return {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [
+                    {
+                        "matchExpressions": [
+                            {"key": NODEPOOL_LABEL, "operator": "In", "values": [pool.name]},
+                            spot,
+                        ]
+                    }
+                ]
+            }
+        }
+    }
+
+
+def tolerations(group: RayGroup) -> list[dict] | None:
+    """Tolerate exactly the pool's taints, plus the group's extra tolerations."""
+    out = [
+        {"key": t.key, "operator": "Equal", "value": t.value, "effect": t.effect}
+        for t in group.pool.taints
+    ]
+    out += [dict(t) for t in group.tolerations]
+    return out or None
+
+
+def _resources(group: RayGroup) -> dict:
+    pod = group.pod
+    requests: dict[str, Any] = {"cpu": pod.cpu, "memory": pod.memory}
+    limits: dict[str, Any] = {"cpu": pod.cpu_limit, "memory": pod.memory_limit}
+    if pod.gpus:
+        requests[GPU_RESOURCE] = limits[GPU_RESOURCE] = pod.gpus
+    return {"limits": limits, "requests": requests}
+
+
+def _env(group: RayGroup, plan: Plan) -> list[dict] | None:
+    env = [{"name": k, "value": v} for k, v in group.env.items()]
+    if not group.is_head and not any(e["name"] == DRAIN_TIMEOUT_ENV for e in env):
+        env.append({"name": DRAIN_TIMEOUT_ENV, "value": str(plan.shutdown.drain_timeout_seconds)})
+    return env or None
+
+
+def pod_template(group: RayGroup, plan: Plan) -> dict:
+    """The Pod template of a group: placement, shutdown window, one Ray container."""
+    container = {
+        "name": "ray-head" if group.is_head else "ray-worker",
+        "image": plan.image,
+        "env": _env(group, plan),
+        "resources": _resources(group),
+    }
+    v2 = plan.autoscaling and plan.autoscaler_version == "v2"
+    spec = {
+        "affinity": node_affinity(group.pool),
+        "tolerations": tolerations(group),
+        "serviceAccountName": group.service_account_name,
+        "terminationGracePeriodSeconds": None
+        if group.is_head
+        else plan.shutdown.grace_period_seconds,
+        "restartPolicy": "Never" if v2 and not group.is_head else None,
+        "containers": [container],
+    }
+    template: dict = {"spec": spec}
+    if group.labels:
+        template = {"metadata": {"labels": dict(group.labels)}, **template}
+    return template
+
+
+def _worker_spec(group: RayGroup, plan: Plan) -> dict:
+    return {
+        "groupName": group.name,
+        "replicas": group.replicas,
+        "minReplicas": group.min_replicas,
+        "maxReplicas": group.max_replicas,
+        "numOfHosts": group.num_of_hosts if group.num_of_hosts != 1 else None,
+        "idleTimeoutSeconds": group.idle_timeout_seconds,
+        "priority": group.priority,
+        "labels": group.ray_labels or None,
+        "rayStartParams": dict(group.ray_start_params),
+        "template": pod_template(group, plan),
+    }
+
+
+def raycluster_document(plan: Plan) -> dict:
+    """The RayCluster manifest as a dict."""
+    autoscaler = None
+    if plan.autoscaling:
+        autoscaler = {
+            "version": plan.autoscaler_version,
+            "idleTimeoutSeconds": plan.autoscaler_idle_timeout_seconds,
+            "upscalingMode": plan.upscaling_mode,
+        }
+    doc = {
+        "apiVersion": "ray.io/v1",
+        "kind": "RayCluster",
+        "metadata": {"name": plan.name, "namespace": plan.namespace},
+        "spec": {
+            "rayVersion": plan.ray_version,
+            "enableInTreeAutoscaling": plan.autoscaling,
+            "autoscalerOptions": autoscaler,
+            "headGroupSpec": {
+                "rayStartParams": dict(plan.head.ray_start_params),
+                "template": pod_template(plan.head, plan),
+            },
+            "workerGroupSpecs": [_worker_spec(g, plan) for g in plan.workers],
+        },
+    }
+    return drop_none(doc)
+
+
+HEADER = (
+    "# Generated by spotray from {name!r}. Edit the spec and re-render rather than this file.\n"
+)
+
+
+def render_raycluster(plan: Plan, *, source: str = "spec") -> str:
+    """`raycluster.yaml` text."""
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    body = yaml.dump(
+        raycluster_document(plan),
+        Dumper=dumper,
+        sort_keys=False,
+        default_flow_style=False,
+        width=100,
+    )
+    return HEADER.format(name=source) + body

@@ -1,0 +1,184 @@
+"""The `spotray` command: a thin shell over the Python API, and the only place that prints.
+
+Exit codes: 0 success, 1 findings (check), 2 bad input (spec, YAML, HCL, files).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from . import _api
+from ._errors import SpecError, SpotrayError
+from ._plan import Plan
+from ._spec import load_spec
+
+app = typer.Typer(
+    name="spotray",
+    help="Run Ray on GKE Spot VMs without losing work: render, explain, check.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+SpecArg = Annotated[Path, typer.Argument(help="The spotray spec (YAML).", show_default=False)]
+
+
+@contextlib.contextmanager
+def _errors() -> Iterator[None]:
+    """Turn spotray's errors into one line per problem on stderr and exit code 2."""
+    try:
+        yield
+    except SpecError as exc:
+        for problem in exc.problems:
+            err.print(f"[red]error[/red]: {problem}", markup=True, highlight=False)
+        err.print(f"{len(exc.problems)} problem(s); nothing written.")
+        raise typer.Exit(exc.exit_code) from None
+    except SpotrayError as exc:
+        err.print(f"[red]error[/red]: {exc}", markup=True)
+        raise typer.Exit(exc.exit_code) from None
+
+
+def _load_plan(spec_path: Path) -> Plan:
+    return _api.plan(load_spec(spec_path))
+
+
+@app.command()
+def render(
+    spec: SpecArg,
+    output_dir: Annotated[
+        Path, typer.Option("--output-dir", "-o", help="Directory to write the files into.")
+    ] = Path("."),
+    stdout: Annotated[
+        bool, typer.Option("--stdout", help="Print the files instead of writing them.")
+    ] = False,
+) -> None:
+    """Render GKE node pools (node-pools.tf) and a KubeRay RayCluster (raycluster.yaml)."""
+    with _errors():
+        rendered = _api.render(load_spec(spec), source=str(spec))
+        if stdout:
+            for name, text in rendered.files.items():
+                out.print(f"# ==> {name} <==", markup=False)
+                out.print(text, markup=False, end="")
+            return
+        for path in rendered.write(output_dir):
+            err.print(f"wrote {path}")
+
+
+def _pct(x: float) -> str:
+    return f"{x:.0%}"
+
+
+def _usd(x: float | None) -> str:
+    return "n/a" if x is None else f"${x:.4f}"
+
+
+def explain_tables(plan: Plan) -> list[Table]:
+    """One table per group and its pool: what a node offers, how the Pods pack it, its price."""
+    tables = []
+    for g in plan.groups:
+        pool = g.pool
+        cpu_used, mem_used = g.used
+        gpu = f" + {pool.gpu_count} x {pool.gpu_type}" if pool.gpu_type else ""
+        market = "spot" if pool.spot else "on-demand"
+        title = f"{g.name}: pool {pool.name}" + ("" if pool.managed else " (existing)")
+        table = Table(title=title, title_justify="left", show_header=False, box=None)
+        table.add_column("what", style="bold")
+        table.add_column("value")
+        cpu_fill, mem_fill = g.filling_pod()
+        rows = [
+            ("machine", f"{pool.machine.name}{gpu} ({market})"),
+            ("vCPU / memory", f"{pool.machine.vcpus} / {pool.machine.memory_mib / 1024:g} GiB"),
+            (
+                "allocatable",
+                f"{pool.allocatable.cpu_millis}m / {pool.allocatable.memory_mib:.0f}Mi",
+            ),
+            (
+                "for Ray Pods",
+                f"{pool.available.cpu_millis}m / {pool.available.memory_mib:.0f}Mi "
+                f"(less system DaemonSets {pool.daemonsets.cpu_millis}m / "
+                f"{pool.daemonsets.memory_mib:.0f}Mi)",
+            ),
+            (
+                "Pod",
+                f"{g.pod.cpu} CPU / {g.pod.memory}"
+                + (f" / {g.pod.gpus} GPU" if g.pod.gpus else ""),
+            ),
+            ("pods per node", f"{g.pods_per_node} (limited by {g.limited_by})"),
+            (
+                "used / idle",
+                f"cpu {_pct(cpu_used)}, memory {_pct(mem_used)} used; "
+                f"{_pct(1 - max(cpu_used, mem_used))} idle",
+            ),
+            ("Pod that fills a node", f"{cpu_fill} CPU / {mem_fill}"),
+            (
+                "nodes",
+                f"{pool.max_nodes} at most, zones {', '.join(pool.zones)}"
+                if pool.managed
+                else "an existing pool: its size is not spotray's",
+            ),
+            (
+                "price",
+                f"{_usd(pool.usd_per_node_hour)}/node-h, {_usd(g.usd_per_pod_hour)}/pod-h "
+                f"({market})",
+            ),
+        ]
+        if pool.spot and pool.price.on_demand:
+            rows.append(("on-demand price", f"{_usd(pool.price.on_demand)}/node-h"))
+        for row in rows:
+            table.add_row(*row)
+        tables.append(table)
+    return tables
+
+
+@app.command()
+def explain(spec: SpecArg) -> None:
+    """Show what each pool's nodes offer, how the Ray Pods pack them, and what they cost."""
+    with _errors():
+        plan = _load_plan(spec)
+    for table in explain_tables(plan):
+        out.print(table)
+        out.print()
+    s = plan.shutdown
+    out.print(
+        f"Spot shutdown: node grace {s.node_grace_seconds}s, critical Pods {s.critical_pods_seconds}s"
+        f" -> Ray Pods get {s.grace_period_seconds}s (terminationGracePeriodSeconds); Ray drains "
+        f"for {s.drain_timeout_seconds}s (RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S)."
+    )
+    src = plan.price_source
+    out.print(
+        f"'for Ray' = allocatable less system DaemonSets. Prices: {plan.region}, USD per hour, "
+        f"from {src['name']} generated {src['generated']} ({src['url']})."
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI with `argv` (default: `sys.argv[1:]`); return the exit code."""
+    try:
+        app(args=argv if argv is not None else sys.argv[1:], standalone_mode=False)
+    except typer.Exit as exc:
+        return exc.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        err.print("aborted")
+        return 130
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return 2
+        raise
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

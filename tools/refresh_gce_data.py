@@ -1,0 +1,273 @@
+#!/usr/bin/env python3
+"""Derive spotray's machine-type and price table from a Cyclenerd ``pricing.yml``.
+
+The upstream file (https://github.com/Cyclenerd/google-cloud-pricing-cost-calculator,
+Apache-2.0, by Nils Knieling) lists every Compute Engine machine type under
+``compute.instance.<type>`` with ``cpu``, ``ram`` (GiB), bundled GPU counts and
+per-region ``cost.<region>.hour`` / ``hour_spot`` prices in USD.  This script keeps
+only the machine families spotray uses and writes a small, deterministic JSON file.
+
+Usage (from the repository root)::
+
+    python tools/refresh_gce_data.py                      # regenerate the committed file
+    python tools/refresh_gce_data.py --source NEW_FILE    # refresh from a newer copy
+    python tools/refresh_gce_data.py --check              # exit 1 if the committed file is stale
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_SOURCE = REPO_ROOT.parent / "shared" / "prices" / "gce-pricing.yml"
+DEFAULT_OUT = REPO_ROOT / "src" / "spotray" / "_data" / "gce_machines.json"
+
+SOURCE_URL = "https://github.com/Cyclenerd/google-cloud-pricing-cost-calculator"
+DERIVED_BY = "tools/refresh_gce_data.py"
+PRICE_DECIMALS = 6
+
+KEPT_FAMILIES = frozenset(
+    {
+        "e2-standard",
+        "e2-highmem",
+        "e2-highcpu",
+        "n1-standard",
+        "n1-highmem",
+        "n1-highcpu",
+        "n2-standard",
+        "n2-highmem",
+        "n2-highcpu",
+        "n2d-standard",
+        "n2d-highmem",
+        "n2d-highcpu",
+        "c3-standard",
+        "c3-highmem",
+        "c3-highcpu",
+        "g2-standard",
+        "a2-highgpu",
+        "a2-ultragpu",
+    }
+)
+
+# GPU count keys used by pricing.yml -> GKE accelerator type names.
+# In pricing.yml, a2-highgpu uses ``a100`` (40 GB) and a2-ultragpu uses ``a100-80gb``.
+GPU_KEYS = {
+    "a100": "nvidia-tesla-a100",
+    "a100-80gb": "nvidia-a100-80gb",
+    "l4": "nvidia-l4",
+}
+
+# Keys of an instance entry that are not GPU counts.
+NON_GPU_KEYS = frozenset({"cpu", "ram", "cost", "local-ssd", "type"})
+
+# The size suffix: "-4", "-96", or "-1g" for the A2 types.  Variants such as "-lssd" or
+# "-metal" make the rest of the name a non-kept family, so they drop out naturally.
+_SIZE_SUFFIX = re.compile(r"\d+g?")
+# An object with no nested object/array whose members are indented 4+ spaces, i.e. the
+# per-region price rows and bundled_gpus (the top-level "source" block stays multi-line).
+_INNERMOST_OBJECT = re.compile(r"\{\n {4,}([^{}\[\]\n]*(?:\n {4,}[^{}\[\]\n]*)*?)\n *\}")
+_LINE_BREAK = re.compile(r"\n\s*")
+_COPYRIGHT_LINE = re.compile(
+    r"Copyright\s+(\d{4}(?:-\d{4})?)\s+(.+?)\.?\s*(?:All Rights Reserved\.?)?$"
+)
+
+
+class SourceError(ValueError):
+    """The source file does not look like the expected pricing.yml."""
+
+
+def load_source(path: str | Path) -> dict[str, Any]:
+    """Parse the pricing YAML (using the libyaml C loader when available)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    with open(path, "rb") as fh:
+        data = yaml.load(fh, Loader=loader)  # CSafeLoader/SafeLoader only
+    if not isinstance(data, dict):
+        raise SourceError(f"{path}: top level is not a mapping")
+    return data
+
+
+def family_of(machine_type: str) -> str | None:
+    """Return the kept family of *machine_type*, or None if it is not kept."""
+    family, sep, size = machine_type.rpartition("-")
+    if not sep or family not in KEPT_FAMILIES or not _SIZE_SUFFIX.fullmatch(size):
+        return None
+    return family
+
+
+def source_block(about: dict[str, Any]) -> dict[str, Any]:
+    """Build the provenance block from the file's ``about`` section."""
+    try:
+        timestamp = int(about["timestamp"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SourceError("about.timestamp missing or not an integer") from exc
+    generated = dt.datetime.fromtimestamp(timestamp, dt.UTC)
+    # Cross-check against the human-readable stamp (written in UTC upstream).
+    text = about.get("generated")
+    if isinstance(text, str):
+        try:
+            parsed = dt.datetime.strptime(text.strip(), "%a %b %d %H:%M:%S %Y")
+        except ValueError:
+            parsed = None
+        if parsed is not None and parsed != generated.replace(tzinfo=None):
+            print(
+                f"warning: about.generated {text!r} does not match timestamp {timestamp}",
+                file=sys.stderr,
+            )
+
+    copyright_text = str(about.get("copyright", ""))
+    if "Apache License, Version 2.0" not in copyright_text:
+        raise SourceError("about.copyright does not carry the Apache License 2.0 notice")
+    holder = None
+    for line in copyright_text.splitlines():
+        match = _COPYRIGHT_LINE.search(line.strip())
+        if match:
+            holder = f"Copyright {match.group(1)} {match.group(2).rstrip('.')}"
+            break
+    if holder is None:
+        raise SourceError("no 'Copyright YEARS NAME' line in about.copyright")
+
+    return {
+        "name": "gce-pricing.yml",
+        "url": str(about.get("url") or SOURCE_URL),
+        "generated": generated.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "timestamp": timestamp,
+        "license": f"Apache-2.0, {holder}",
+        "derived_by": DERIVED_BY,
+    }
+
+
+def _price(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SourceError(f"price {value!r} is not a number")
+    return round(float(value), PRICE_DECIMALS)
+
+
+def machine_entry(name: str, family: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """Convert one ``compute.instance`` entry."""
+    gpus: dict[str, int] = {}
+    for key, value in spec.items():
+        if key in NON_GPU_KEYS:
+            continue
+        if key not in GPU_KEYS:
+            raise SourceError(f"{name}: unknown key {key!r} (new GPU type? extend GPU_KEYS)")
+        gpus[GPU_KEYS[key]] = int(value)
+
+    prices: dict[str, dict[str, float]] = {}
+    for region, cost in (spec.get("cost") or {}).items():
+        row = {}
+        if cost.get("hour") is not None:
+            row["on_demand"] = _price(cost["hour"])
+        if cost.get("hour_spot") is not None:
+            row["spot"] = _price(cost["hour_spot"])
+        if row:
+            prices[str(region)] = row
+
+    return {
+        "family": family,
+        "vcpus": int(spec["cpu"]),
+        "memory_gib": spec["ram"],
+        "bundled_gpus": gpus,
+        "usd_per_hour": prices,
+    }
+
+
+def build(data: dict[str, Any]) -> dict[str, Any]:
+    """Build the output document from parsed pricing YAML."""
+    try:
+        instances = data["compute"]["instance"]
+    except (KeyError, TypeError) as exc:
+        raise SourceError("no compute.instance section") from exc
+
+    machines = {}
+    for name, spec in instances.items():
+        family = family_of(str(name))
+        if family is not None:
+            machines[str(name)] = machine_entry(str(name), family, spec)
+
+    missing = KEPT_FAMILIES - {m["family"] for m in machines.values()}
+    if missing:
+        print(f"warning: no machine types for {sorted(missing)}", file=sys.stderr)
+
+    return {"source": source_block(data.get("about") or {}), "machines": machines}
+
+
+def render(doc: dict[str, Any]) -> str:
+    """Serialise deterministically: sorted keys, indent 1, leaf objects of machines on one line.
+
+    Putting each ``{"on_demand": ..., "spot": ...}`` row on one line keeps the file small
+    and its diffs readable (one changed line per changed region).
+    """
+    text = json.dumps(doc, sort_keys=True, indent=1, ensure_ascii=True)
+    # Strings never contain raw newlines or braces here, so an object with no nested
+    # object or array spans exactly the lines between its braces.
+    text = _INNERMOST_OBJECT.sub(lambda m: "{" + _LINE_BREAK.sub(" ", m.group(1)) + "}", text)
+    if json.loads(text) != doc:  # pragma: no cover - guards the regex above
+        raise AssertionError("compact rendering changed the data")
+    return text + "\n"
+
+
+def generate(source: str | Path) -> str:
+    """Return the JSON text derived from *source*."""
+    return render(build(load_source(source)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--source",
+        type=Path,
+        default=DEFAULT_SOURCE,
+        help="pricing YAML (default: ../shared/prices/gce-pricing.yml relative to the repo root)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_OUT,
+        help="output JSON (default: src/spotray/_data/gce_machines.json)",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="do not write; exit 1 if --out differs from what would be generated",
+    )
+    args = parser.parse_args(argv)
+
+    try:
+        doc = build(load_source(args.source))
+    except (OSError, yaml.YAMLError, SourceError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    text = render(doc)
+
+    if args.check:
+        try:
+            current = args.out.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            current = None
+        if current != text:
+            print(
+                f"{args.out} is out of date with {args.source}; "
+                "run: python tools/refresh_gce_data.py --source ...",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"{args.out} is up to date")
+        return 0
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text, encoding="utf-8")
+    count = len(doc["machines"])
+    print(f"wrote {args.out} ({count} machine types, {len(text.encode())} bytes)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
