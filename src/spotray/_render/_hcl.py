@@ -36,6 +36,11 @@ def expression_or_string(value: str) -> str:
     return string(value)
 
 
+def object_key(key: str) -> str:
+    """An object key in python-hcl2's normal form: identifiers bare, anything else quoted."""
+    return key if _IDENTIFIER.match(key) else string(key)
+
+
 def expression(text: str) -> str:
     """An expression in python-hcl2's normal form: bare identifiers as is, others as `${...}`."""
     return text if _IDENTIFIER.match(text) else f"${{{text}}}"
@@ -88,10 +93,7 @@ def _value(value: object, depth: int) -> str:
     if isinstance(value, dict):
         if not value:
             return "{}"
-        lines = [
-            f"{pad}{k if _IDENTIFIER.match(k) else string(k)} = {_value(v, depth + 1)}\n"
-            for k, v in value.items()
-        ]
+        lines = [f"{pad}{k} = {_value(v, depth + 1)}\n" for k, v in value.items()]
         return "{\n" + "".join(lines) + _INDENT * depth + "}"
     return _scalar(value)
 

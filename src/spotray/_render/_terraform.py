@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .._plan import NodePool, Plan
-from ._hcl import block, dumps, expression, expression_or_string, string
+from ._hcl import block, dumps, expression, expression_or_string, object_key, string
 
 # Provider releases: kubelet_config's shutdown fields arrived in google/google-beta 7.39.
 PROVIDER_VERSION = ">= 6.2"
@@ -31,8 +31,8 @@ def _node_config(pool: NodePool) -> list[dict]:
         spot=pool.spot,
         disk_size_gb=pool.disk_size_gb,
         disk_type=string(pool.disk_type) if pool.disk_type else None,
-        metadata={k: string(v) for k, v in pool.metadata.items()} or None,
-        labels={k: string(v) for k, v in pool.node_labels.items()} or None,
+        metadata={object_key(k): string(v) for k, v in pool.metadata.items()} or None,
+        labels={object_key(k): string(v) for k, v in pool.node_labels.items()} or None,
         workload_metadata_config=block(mode=string(pool.workload_metadata_mode)),
         taint=taints or None,
         service_account=expression_or_string(pool.service_account)

