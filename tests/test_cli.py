@@ -1,0 +1,64 @@
+"""The CLI: render, explain, exit codes, and a fast start (no Ray import)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import yaml
+
+from spotray.cli import main
+
+from .conftest import EXAMPLES
+
+
+def test_render_writes_both_files(tmp_path, capsys):
+    assert main(["render", str(EXAMPLES / "seed.yaml"), "-o", str(tmp_path)]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["node-pools.tf", "raycluster.yaml"]
+    assert "wrote" in capsys.readouterr().err
+
+
+def test_render_stdout(capsys, tmp_path):
+    assert main(["render", str(EXAMPLES / "seed.yaml"), "--stdout"]) == 0
+    out = capsys.readouterr().out
+    assert "# ==> node-pools.tf <==" in out and "# ==> raycluster.yaml <==" in out
+    cluster_text = out.split("# ==> raycluster.yaml <==")[1]
+    assert yaml.safe_load(cluster_text)["kind"] == "RayCluster"
+
+
+def test_explain_shows_packing_and_prices(capsys):
+    assert main(["explain", str(EXAMPLES / "seed.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "small-group: pool small-worker" in out
+    assert "1 (limited by cpu)" in out
+    assert "1610m CPU / 5696Mi" in out  # the Pod that would fill an e2-standard-2
+    assert "$0.0402/node-h" in out
+    assert "Ray drains for 10s" in out
+
+
+def test_usage_error_exits_2(capsys):
+    assert main(["render"]) == 2
+    assert main(["frobnicate"]) == 2
+
+
+def test_cli_import_does_not_import_ray():
+    code = "import sys, spotray.cli; sys.exit('ray' in sys.modules or 'matplotlib' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_console_script_runs(tmp_path):
+    exe = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "spotray.cli",
+            "render",
+            str(EXAMPLES / "recommended.yaml"),
+            "-o",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert exe.returncode == 0, exe.stderr
