@@ -213,5 +213,5 @@ def test_missing_required_field_points_at_parent():
 
 def test_image_must_match_ray_version():
     text = SEED.replace("image: rayproject/ray:2.22.0-py311", "image: rayproject/ray:2.9.0-py311")
-    with pytest.raises(spotray.SpecError, match="image tag '2.9.0-py311' is Ray 2.9.0"):
+    with pytest.raises(spotray.SpecError, match=re.escape("image tag '2.9.0-py311' is Ray 2.9.0")):
         spotray.load_spec("v.yaml", text=text)
