@@ -133,3 +133,47 @@ def test_gpu_pool_renders_accelerator_taint_and_toleration():
         "value": "present",
         "effect": "NoSchedule",
     } in pod["tolerations"]
+
+
+def test_yaml_writer_round_trips_awkward_strings():
+    from spotray._render._yamlout import dump
+
+    awkward = [
+        "true",
+        "no",
+        "on",
+        "~",
+        "null",
+        "1",
+        "1.5",
+        "1e3",
+        "0x1F",
+        "1:30",
+        "2026-01-01",
+        "a: b",
+        "a:",
+        "-x",
+        " lead",
+        "trail ",
+        "",
+        "#hash",
+        "a #b",
+        "*star",
+        "&amp",
+        "!tag",
+        "%pct",
+        "@at",
+        "`tick",
+        "{x}",
+        "[x]",
+        'quo"te',
+        "back\\slash",
+        "new\nline",
+        "tab\t",
+        "ünïcode",
+        "rayproject/ray:2.60.0-py311",
+        "cloud.google.com/gke-spot",
+        "${var.x}",
+    ]
+    doc = {"metadata": {"labels": {s: s for s in awkward}}, "list": awkward, "nested": [[{}], []]}
+    assert yaml.safe_load(dump(doc)) == doc

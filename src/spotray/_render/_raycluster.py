@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
-
 from .._plan import NodePool, Plan, RayGroup
+from ._yamlout import dump
 
 DRAIN_TIMEOUT_ENV = (
     "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S"  # Ray 2.60: ray/_private/ray_constants.py
@@ -152,12 +151,4 @@ HEADER = (
 
 def render_raycluster(plan: Plan, *, source: str = "spec") -> str:
     """`raycluster.yaml` text."""
-    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    body = yaml.dump(
-        raycluster_document(plan),
-        Dumper=dumper,
-        sort_keys=False,
-        default_flow_style=False,
-        width=100,
-    )
-    return HEADER.format(name=source) + body
+    return HEADER.format(name=source) + dump(raycluster_document(plan))
