@@ -41,8 +41,8 @@ def whole_process(runs: int) -> list[float]:
 
 def ray_imported() -> bool:
     code = (
-        "import sys, spotray.cli; spotray.cli.main(['render', %r, '--stdout']); "
-        "print('ray' in sys.modules)" % str(SEED)
+        f"import sys, spotray.cli; spotray.cli.main(['render', {str(SEED)!r}, '--stdout']); "
+        "print('ray' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return out.stdout.strip().endswith("True")

@@ -1,7 +1,7 @@
 """Generate docs/spec.md from the spec's pydantic models (their field descriptions are the docs).
 
-    python tools/gen_docs.py          # write docs/spec.md
-    python tools/gen_docs.py --check  # exit 1 if docs/spec.md is stale (run by `make test`)
+python tools/gen_docs.py          # write docs/spec.md
+python tools/gen_docs.py --check  # exit 1 if docs/spec.md is stale (run by `make test`)
 """
 
 from __future__ import annotations
@@ -96,7 +96,9 @@ def render_spec_doc() -> str:
         parts.append("| field | type | default | meaning |\n| --- | --- | --- | --- |")
         for name, field in model.model_fields.items():
             desc = (field.description or "").replace("|", "\\|").replace("\n", " ")
-            parts.append(f"| `{name}` | {_type_name(field.annotation)} | {_default(field)} | {desc} |")
+            parts.append(
+                f"| `{name}` | {_type_name(field.annotation)} | {_default(field)} | {desc} |"
+            )
         parts.append("")
     return "\n".join(parts).rstrip() + "\n"
 
