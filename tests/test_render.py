@@ -177,3 +177,10 @@ def test_yaml_writer_round_trips_awkward_strings():
     ]
     doc = {"metadata": {"labels": {s: s for s in awkward}}, "list": awkward, "nested": [[{}], []]}
     assert yaml.safe_load(dump(doc)) == doc
+
+
+def test_tfeval_reads_back_escaped_strings():
+    from spotray._tfeval import Scope, evaluate
+
+    for value in ["ünïcode\xa0", 'a"b\\c', "${x} %{y}", "tab\tnl\n", "\u2603"]:
+        assert evaluate(string(value), Scope()) == value

@@ -89,7 +89,7 @@ class _Parser:
     def expr(self) -> Any:
         kind, value = self.take()
         if kind == "str":
-            return bytes(value[1:-1], "utf-8").decode("unicode_escape")
+            return _unescape(value[1:-1])
         if kind == "num":
             return float(value) if "." in value else int(value)
         if kind != "name":
@@ -182,14 +182,35 @@ def evaluate(value: Any, scope: Scope, *, keep_unknown: bool = False) -> Any:
     try:
         parser = _Parser(text, scope)
         result = parser.expr()
-    except (_Fail, UnicodeDecodeError):
+    except _Fail:
         return unknown
     return unknown if result is UNKNOWN or parser.peek() is not None else result
 
 
+_ESCAPE = re.compile(r"\\(u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)|\$\$\{|%%\{", re.S)
+_SIMPLE_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
+
+
+def _unescape(body: str) -> str:
+    """HCL string escapes: \\n \\r \\t \\" \\\\ \\uNNNN \\UNNNNNNNN, and $${ / %%{ for literal ${ / %{."""
+
+    def one(m: re.Match) -> str:
+        token = m[0]
+        if token == "$${":
+            return "${"
+        if token == "%%{":
+            return "%{"
+        code = m[1]
+        if code[0] in "uU" and len(code) > 1:
+            return chr(int(code[1:], 16))
+        return _SIMPLE_ESCAPES.get(code, token)
+
+    return _ESCAPE.sub(one, body)
+
+
 def _unquote(text: str) -> str:
     if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
-        return bytes(text[1:-1], "utf-8").decode("unicode_escape")
+        return _unescape(text[1:-1])
     return text
 
 
