@@ -7,7 +7,6 @@ objects; none of them recomputes allocatable, pods per node or prices.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import ROUND_FLOOR, Decimal
 
 from .._quantity import MIB, format_cpu, format_memory
 from ._allocatable import Resources
@@ -151,11 +150,7 @@ class RayGroup:
 
     def filling_pod(self, pods_per_node: int | None = None) -> tuple[str, str]:
         """The (cpu, memory) Pod size that would fill a node with `pods_per_node` Pods."""
-        n = pods_per_node or max(self.pods_per_node, 1)
-        avail = self.pool.available
-        cpu = avail.cpu_millis // n // 10 * 10
-        mem = int(Decimal(avail.memory_bytes // n) / MIB // 64 * 64) * MIB
-        return format_cpu(cpu), format_memory(mem)
+        return filling_pod(self.pool.available, pods_per_node or max(self.pods_per_node, 1))
 
     @property
     def usd_per_pod_hour(self) -> float | None:
@@ -216,5 +211,22 @@ class Plan:
         return tuple(p for p in self.pools if p.managed)
 
 
-def floor_div(a: int, b: int) -> int:
-    return int((Decimal(a) / Decimal(b)).to_integral_value(rounding=ROUND_FLOOR))
+def filling_pod(available: Resources, pods: int) -> tuple[str, str]:
+    """The (cpu, memory) Pod size that fills `available` with `pods` Pods (rounded down to 10m
+    CPU and 64Mi memory)."""
+    cpu = available.cpu_millis // pods // 10 * 10
+    mem = available.memory_bytes // pods // MIB // 64 * 64 * MIB
+    return format_cpu(cpu), format_memory(mem)
+
+
+def pods_fitting(available: Resources, requests: Resources, max_pods: int) -> tuple[int, str]:
+    """How many Pods of `requests` fit in `available`, and which resource runs out first."""
+    limits = [("max-pods", max_pods)]
+    if requests.cpu_millis:
+        limits.append(("cpu", max(available.cpu_millis, 0) // requests.cpu_millis))
+    if requests.memory_bytes:
+        limits.append(("memory", max(available.memory_bytes, 0) // requests.memory_bytes))
+    if requests.gpus:
+        limits.append(("gpu", max(available.gpus, 0) // requests.gpus))
+    name, count = min(limits, key=lambda item: item[1])
+    return count, name

@@ -22,6 +22,7 @@ from ._model import (
     RayGroup,
     Shutdown,
     Taint,
+    pods_fitting,
 )
 
 # Defaults for every pool setting (the seed article's values, where it sets one).
@@ -271,15 +272,7 @@ def _pod(group: _GroupBase) -> PodShape:
 
 def pods_per_node(pool: NodePool, pod: PodShape) -> tuple[int, str]:
     """How many of `pod` fit on one node of `pool`, and which resource runs out first."""
-    avail = pool.available
-    req = pod.requests
-    limits = [("max-pods", pool.max_pods)]
-    limits.append(("cpu", max(avail.cpu_millis, 0) // req.cpu_millis))
-    limits.append(("memory", max(avail.memory_bytes, 0) // req.memory_bytes))
-    if req.gpus:
-        limits.append(("gpu", avail.gpus // req.gpus))
-    name, count = min(limits, key=lambda item: item[1])
-    return count, name
+    return pods_fitting(pool.available, pod.requests, pool.max_pods)
 
 
 def _fit_problems(pool: NodePool, pod: PodShape) -> list[tuple[str, str]]:
