@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -16,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from . import _api
-from ._errors import SpecError, SpotrayError
+from ._errors import InputError, SpecError, SpotrayError
 from ._plan import Plan
 from ._spec import load_spec
 
@@ -158,6 +159,90 @@ def explain(spec: SpecArg) -> None:
     out.print(
         f"'for Ray' = allocatable less system DaemonSets. Prices: {plan.region}, USD per hour, "
         f"from {src['name']} generated {src['generated']} ({src['url']})."
+    )
+
+
+class OutputFormat(StrEnum):
+    text = "text"
+    json = "json"
+    sarif = "sarif"
+
+
+class FailOn(StrEnum):
+    error = "error"
+    warning = "warning"
+    info = "info"
+
+
+@app.command()
+def check(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="RayCluster/RayJob/RayService YAML and Terraform (.tf) files."),
+    ] = None,
+    spec: Annotated[
+        Path | None, typer.Option("--spec", help="A spotray spec: check what it renders.")
+    ] = None,
+    pool: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--pool",
+            help="A node pool without Terraform: name=P,machine=M,spot=true,"
+            "taint=k=v:NoSchedule,label=k=v,zones=a;b,max_nodes=N,gpu=T,gpus=N (repeatable).",
+        ),
+    ] = None,
+    select: Annotated[
+        list[str] | None, typer.Option("--select", help="Only rules with these code prefixes.")
+    ] = None,
+    ignore: Annotated[
+        list[str] | None, typer.Option("--ignore", help="Skip rules with these code prefixes.")
+    ] = None,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--output-format", help="text, json or sarif (2.1.0).")
+    ] = OutputFormat.text,
+    fail_on: Annotated[
+        FailOn, typer.Option("--fail-on", help="Exit 1 on findings at or above this severity.")
+    ] = FailOn.error,
+) -> None:
+    """Lint RayCluster manifests and GKE node pools (generated or hand-written) before applying."""
+    from . import __version__
+    from ._check import _output, check_spec, parse_pool_flag, read_paths, run_checks
+    from ._check._finding import Severity
+
+    with _errors():
+        if spec is None and not paths:
+            raise InputError("give files to check, or --spec SPEC")
+        if spec is not None:
+            findings = check_spec(load_spec(spec), select=select, ignore=ignore)
+        else:
+            docs = read_paths([str(p) for p in paths or []])
+            for value in pool or []:
+                docs.pools.append(parse_pool_flag(value))
+                docs.pools_given = True
+            findings = run_checks(docs, select=select, ignore=ignore)
+    if output_format is OutputFormat.json:
+        out.print(_output.to_json(findings), markup=False, end="")
+    elif output_format is OutputFormat.sarif:
+        out.print(_output.to_sarif(findings, version=__version__), markup=False, end="")
+    else:
+        out.print(_output.to_text(findings), markup=False, end="")
+    threshold = Severity[fail_on.value.upper()]
+    if any(f.severity >= threshold for f in findings):
+        raise typer.Exit(1)
+
+
+@app.command()
+def rule(code: Annotated[str, typer.Argument(help="A rule code, e.g. SR304.")]) -> None:
+    """Print a rule's documentation."""
+    from ._check import RULES
+
+    found = RULES.get(code.upper())
+    if found is None:
+        err.print(f"error: no rule {code!r}; known: {', '.join(sorted(RULES))}")
+        raise typer.Exit(2)
+    out.print(
+        f"{found.code} ({found.name}) [{found.severity}]\n\n{found.doc()}\n\nFix: {found.fix}",
+        markup=False,
     )
 
 

@@ -67,11 +67,12 @@ def _options(*layers: PoolOptions) -> dict:
     merged: dict = {}
     for layer in layers:
         for name in layer.model_fields_set:
-            merged[name] = getattr(layer, name)
+            if getattr(layer, name) is not None:  # an explicit null means "not set here"
+                merged[name] = getattr(layer, name)
     per_zone = {"min_nodes_per_zone", "max_nodes_per_zone"}
     total = {"total_min_nodes", "total_max_nodes"}
     # A layer that sets one style of bounds replaces the other style from lower layers.
-    last = layers[-1].model_fields_set
+    last = {n for n in layers[-1].model_fields_set if getattr(layers[-1], n) is not None}
     if last & per_zone:
         for name in total:
             merged.pop(name, None)

@@ -1,0 +1,380 @@
+"""The documents `spotray check` reads: RayClusters (also inside RayJob/RayService) and GKE node
+pools (Terraform, `--pool` flags). Rules see only these, so generated and hand-written input are
+checked alike.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+from typing import Any
+
+from .._errors import InputError
+from .._plan import MachineType, Resources, allocatable, catalog, daemonset_overhead
+from .._tfeval import UNKNOWN, expand_resources
+from .._yaml import Document, Path, load_documents
+from ._scheduling import NodeTaint
+
+RAY_KINDS = {
+    "RayCluster": ("spec",),
+    "RayJob": ("spec", "rayClusterSpec"),
+    "RayService": ("spec", "rayClusterSpec"),
+}
+PROVIDER_EFFECTS = {
+    "NO_SCHEDULE": "NoSchedule",
+    "PREFER_NO_SCHEDULE": "PreferNoSchedule",
+    "NO_EXECUTE": "NoExecute",
+}
+
+
+@dataclass
+class ClusterDoc:
+    """A RayCluster spec inside a located YAML document."""
+
+    doc: Document
+    kind: str
+    name: str
+    prefix: Path  # where the RayCluster spec sits in the document
+
+    @property
+    def file(self) -> str:
+        return self.doc.file
+
+    @property
+    def spec(self) -> dict:
+        value: Any = self.doc.data
+        for part in self.prefix:
+            value = value.get(part, {}) if isinstance(value, dict) else {}
+        return value if isinstance(value, dict) else {}
+
+    def at(self, *parts: str | int) -> Path:
+        """The document path of `parts` below the RayCluster spec."""
+        return (*self.prefix, *parts)
+
+    def groups(self) -> list[tuple[str, dict, Path]]:
+        """(name, group spec, path) for the head (named 'head') and every worker group."""
+        out: list[tuple[str, dict, Path]] = []
+        head = self.spec.get("headGroupSpec")
+        if isinstance(head, dict):
+            out.append(("head", head, self.at("headGroupSpec")))
+        workers = self.spec.get("workerGroupSpecs")
+        if isinstance(workers, list):
+            for i, group in enumerate(workers):
+                if isinstance(group, dict):
+                    name = group.get("groupName")
+                    out.append(
+                        (
+                            str(name) if name else f"workerGroupSpecs[{i}]",
+                            group,
+                            self.at("workerGroupSpecs", i),
+                        )
+                    )
+        return out
+
+
+@dataclass
+class Pool:
+    """A GKE node pool as far as the input says; `None` where it does not (or cannot) say."""
+
+    name: str
+    file: str
+    line: int | None
+    machine_type: str | None
+    spot: bool | None
+    taints: tuple[NodeTaint, ...] | None  # None: unknown
+    labels: dict[str, str] = field(default_factory=dict)  # user labels on the nodes
+    region: str | None = None
+    zones: tuple[str, ...] | None = None
+    gpu_type: str | None = None
+    gpu_count: int = 0
+    max_nodes_per_zone: int | None = None
+    total_max_nodes: int | None = None
+    kubelet_shutdown_grace: int | None = None
+    kubelet_critical_grace: int | None = None
+    workload_identity: bool = True
+    body: dict = field(default_factory=dict)  # the evaluated Terraform body (Terraform rules)
+    lines: dict[str, int] = field(default_factory=dict)  # attribute -> line, where known
+
+    @property
+    def machine(self) -> MachineType | None:
+        return catalog().machine(self.machine_type) if self.machine_type else None
+
+    @property
+    def node_labels(self) -> dict[str, str]:
+        """Every label GKE puts on the pool's nodes (the zone label varies; see `zones`)."""
+        labels = {"cloud.google.com/gke-nodepool": self.name}
+        machine = self.machine
+        if machine:
+            labels["cloud.google.com/machine-family"] = machine.series
+            labels["node.kubernetes.io/instance-type"] = machine.name
+        if self.region:
+            labels["topology.kubernetes.io/region"] = self.region
+        if self.spot:
+            labels["cloud.google.com/gke-spot"] = "true"
+            labels["cloud.google.com/gke-provisioning"] = "spot"
+        elif self.spot is False:
+            labels["cloud.google.com/gke-provisioning"] = "standard"
+        gpu = self.gpu_type or (
+            machine.bundled_gpus[0][0] if machine and machine.bundled_gpus else None
+        )
+        if gpu:
+            labels["cloud.google.com/gke-accelerator"] = gpu
+        labels.update(self.labels)
+        return labels
+
+    @property
+    def gpus(self) -> int:
+        machine = self.machine
+        if self.gpu_count:
+            return self.gpu_count
+        return machine.bundled_gpus[0][1] if machine and machine.bundled_gpus else 0
+
+    @property
+    def available(self) -> Resources | None:
+        """What one node offers Ray Pods: the plan's allocatable model less DaemonSets."""
+        machine = self.machine
+        if machine is None:
+            return None
+        node = allocatable(machine.vcpus, machine.memory_mib, self.gpus)
+        return node - daemonset_overhead(workload_identity=self.workload_identity)
+
+    @property
+    def max_nodes(self) -> int | None:
+        if self.total_max_nodes is not None:
+            return self.total_max_nodes
+        if self.max_nodes_per_zone is not None and self.zones:
+            return self.max_nodes_per_zone * len(self.zones)
+        return None
+
+
+@dataclass
+class Documents:
+    """Everything one `spotray check` run reads."""
+
+    clusters: list[ClusterDoc] = field(default_factory=list)
+    pools: list[Pool] = field(default_factory=list)
+    pools_given: bool = False  # any pool source was given (Terraform, --pool, spec)
+    without_ray: list[str] = field(default_factory=list)  # manifests with no Ray kind in them
+
+
+def read_yaml(text: str, file: str, docs: Documents) -> None:
+    """Add the RayClusters of a (multi-document) YAML file."""
+    found = 0
+    for doc in load_documents(text, file=file):
+        data = doc.data
+        if not isinstance(data, dict):
+            raise InputError(f"{file}: a Kubernetes manifest must be a YAML mapping")
+        kind = data.get("kind")
+        if kind in RAY_KINDS:
+            found += 1
+            api = str(data.get("apiVersion", ""))
+            if not api.startswith("ray.io/"):
+                raise InputError(f"{file}: {kind} with apiVersion {api!r}; expected ray.io/v1")
+            prefix = RAY_KINDS[kind]
+            name = (
+                data.get("metadata", {}).get("name", "")
+                if isinstance(data.get("metadata"), dict)
+                else ""
+            )
+            holder = data.get("spec")
+            if kind != "RayCluster" and not (
+                isinstance(holder, dict) and "rayClusterSpec" in holder
+            ):
+                continue  # a RayJob that selects an existing cluster
+            docs.clusters.append(ClusterDoc(doc=doc, kind=kind, name=str(name), prefix=prefix))
+        elif kind is None or "apiVersion" not in data:
+            raise InputError(f"{file}: a document without `kind` or `apiVersion`")
+        elif str(data.get("apiVersion", "")).startswith("ray.io/"):
+            raise InputError(f"{file}: unknown kind {kind!r} of {data['apiVersion']}")
+    if not found:
+        docs.without_ray.append(file)
+
+
+def _lines_of_resource(text: str, rname: str) -> tuple[int | None, dict[str, int]]:
+    match = re.search(rf'resource\s+"google_container_node_pool"\s+"{re.escape(rname)}"', text)
+    if not match:
+        return None, {}
+    start = text[: match.start()].count("\n") + 1
+    lines: dict[str, int] = {}
+    depth = 0
+    for offset, line in enumerate(text[match.start() :].splitlines()):
+        depth += line.count("{") - line.count("}")
+        attr = re.match(r"\s*([a-z_]+)\s*[={]", line)
+        if attr and attr[1] not in lines:
+            lines[attr[1]] = start + offset
+        if offset and depth <= 0:
+            break
+    return start, lines
+
+
+def _first(block: Any) -> dict:
+    if isinstance(block, list) and block and isinstance(block[0], dict):
+        return block[0]
+    return {}
+
+
+def _known(value: Any) -> Any:
+    return None if value is UNKNOWN else value
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value) if value is not UNKNOWN and value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def pool_from_terraform(body: dict, address: str, file: str, text: str) -> Pool:
+    rname = address.split(".", 1)[1].split("[", 1)[0]
+    line, lines = _lines_of_resource(text, rname)
+    config = _first(body.get("node_config"))
+    scaling = _first(body.get("autoscaling"))
+    name = body.get("name")
+    if not isinstance(name, str):
+        name = address
+    taints: tuple[NodeTaint, ...] | None = ()
+    raw_taints = config.get("taint", [])
+    if raw_taints is UNKNOWN or not isinstance(raw_taints, list):
+        taints = None
+    else:
+        out = []
+        for t in raw_taints:
+            if not isinstance(t, dict) or any(
+                t.get(k) is UNKNOWN for k in ("key", "value", "effect")
+            ):
+                taints = None
+                break
+            effect = str(t.get("effect", ""))
+            out.append(
+                NodeTaint(
+                    str(t.get("key", "")),
+                    str(t.get("value", "")),
+                    PROVIDER_EFFECTS.get(effect, effect),
+                )
+            )
+        else:
+            taints = tuple(out)
+    spot = config.get("spot", False)
+    preemptible = config.get("preemptible", False)
+    spot_value = None if UNKNOWN in (spot, preemptible) else bool(spot or preemptible)
+    zones = body.get("node_locations")
+    location = _known(body.get("location"))
+    region = None
+    if isinstance(location, str):
+        region = (
+            location if re.match(r"^[a-z]+-[a-z]+\d+$", location) else location.rsplit("-", 1)[0]
+        )
+    accel = _first(config.get("guest_accelerator"))
+    kubelet = _first(config.get("kubelet_config"))
+    labels = config.get("labels") if isinstance(config.get("labels"), dict) else {}
+    metadata_mode = _first(config.get("workload_metadata_config")).get("mode")
+    return Pool(
+        name=name,
+        file=file,
+        line=line,
+        machine_type=_known(config.get("machine_type")) or None,
+        spot=spot_value,
+        taints=taints,
+        labels={str(k): str(v) for k, v in labels.items() if v is not UNKNOWN},
+        region=region,
+        zones=tuple(zones) if isinstance(zones, list) and UNKNOWN not in zones else None,
+        gpu_type=_known(accel.get("type")) if _int(accel.get("count")) else None,
+        gpu_count=_int(accel.get("count")) or 0,
+        max_nodes_per_zone=_int(scaling.get("max_node_count")),
+        total_max_nodes=_int(scaling.get("total_max_node_count")),
+        kubelet_shutdown_grace=_int(kubelet.get("shutdown_grace_period_seconds")),
+        kubelet_critical_grace=_int(kubelet.get("shutdown_grace_period_critical_pods_seconds")),
+        workload_identity=metadata_mode != "GCE_METADATA",
+        body=body,
+        lines=lines,
+    )
+
+
+def read_terraform(text: str, file: str, docs: Documents) -> None:
+    """Add the `google_container_node_pool` resources of a Terraform file."""
+    import hcl2  # lazily: only `check` on Terraform input needs the parser
+
+    try:
+        document = hcl2.loads(text)
+    except Exception as exc:  # python-hcl2 raises lark's exceptions, and others
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{file}: invalid HCL: {message}") from None
+    docs.pools_given = True
+    for address, body in expand_resources(document, "google_container_node_pool"):
+        docs.pools.append(pool_from_terraform(body, address, file, text))
+
+
+def parse_pool_flag(value: str) -> Pool:
+    """`name=small-worker,machine=e2-standard-2,spot=true,taint=k=v:NoSchedule,zones=a;b`."""
+    fields: dict[str, list[str]] = {}
+    for part in value.split(","):
+        key, sep, val = part.partition("=")
+        if not sep:
+            raise InputError(f"--pool {value!r}: {part!r} is not key=value")
+        fields.setdefault(key.strip(), []).append(val.strip())
+    unknown = set(fields) - {
+        "name",
+        "machine",
+        "spot",
+        "taint",
+        "label",
+        "zones",
+        "max_nodes",
+        "gpu",
+        "gpus",
+    }
+    if unknown:
+        raise InputError(f"--pool {value!r}: unknown key(s) {sorted(unknown)}")
+    if "name" not in fields:
+        raise InputError(f"--pool {value!r}: name= is required")
+    taints = []
+    for taint in fields.get("taint", []):
+        m = re.match(r"^([^=:]+)(?:=([^:]*))?:(NoSchedule|PreferNoSchedule|NoExecute)$", taint)
+        if not m:
+            raise InputError(f"--pool {value!r}: taint {taint!r} is not key[=value]:Effect")
+        taints.append(NodeTaint(m[1], m[2] or "", m[3]))
+    labels = {}
+    for label in fields.get("label", []):
+        key, sep, val = label.partition("=")
+        if not sep:
+            raise InputError(f"--pool {value!r}: label {label!r} is not key=value")
+        labels[key] = val
+    spot = fields.get("spot", ["false"])[0].lower()
+    if spot not in ("true", "false"):
+        raise InputError(f"--pool {value!r}: spot must be true or false")
+    machine = fields.get("machine", [None])[0]
+    if machine and catalog().machine(machine) is None:
+        raise InputError(f"--pool {value!r}: unknown machine type {machine!r}")
+    zones = tuple(fields["zones"][0].split(";")) if "zones" in fields else None
+    return Pool(
+        name=fields["name"][0],
+        file="--pool",
+        line=None,
+        machine_type=machine,
+        spot=spot == "true",
+        taints=tuple(taints),
+        labels=labels,
+        zones=zones,
+        gpu_type=fields.get("gpu", [None])[0],
+        gpu_count=int(fields.get("gpus", ["1" if "gpu" in fields else "0"])[0]),
+        total_max_nodes=int(fields["max_nodes"][0]) if "max_nodes" in fields else None,
+    )
+
+
+def read_paths(paths: list[str]) -> Documents:
+    """Read every file: `.tf` as Terraform, anything else as YAML manifests."""
+    docs = Documents()
+    for name in paths:
+        path = FsPath(name)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise InputError(f"{name}: no such file") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"{name}: cannot read: {exc}") from None
+        if path.suffix == ".tf":
+            read_terraform(text, name, docs)
+        else:
+            read_yaml(text, name, docs)
+    return docs

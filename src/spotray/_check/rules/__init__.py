@@ -1,0 +1,10 @@
+"""spotray's rules, one class each, by family: SR0xx inputs, SR1xx KubeRay parity, SR2xx
+scheduling, SR3xx fit and packing, SR4xx capacity, SR5xx Spot shutdown, SR6xx Terraform pools."""
+
+from . import (  # noqa: F401 - importing registers the rules
+    sr0_inputs,
+    sr2_scheduling,
+    sr3_fit,
+    sr5_shutdown,
+    sr6_terraform,
+)

@@ -1,0 +1,194 @@
+"""SR2xx: where each group's Pods can land, from node affinity, nodeSelector and tolerations."""
+
+from __future__ import annotations
+
+from .._context import pod_spec
+from .._finding import Severity
+from .._registry import Rule, register
+
+
+def _names(pools) -> str:
+    return ", ".join(repr(p.name) for p in pools)
+
+
+def _groups_with_pools(ctx):
+    if not ctx.pools:
+        return
+    for cluster in ctx.clusters:
+        for name, group, path in cluster.groups():
+            if name == "head" and not pod_spec(group):
+                continue  # no template at all: SR202 reports the head, SR201 would repeat it
+            yield cluster, name, group, path, ctx.placement(cluster, group, path)
+
+
+@register
+class LandsNowhere(Rule):
+    """A group whose Pods can land on no node pool.
+
+    What it does
+        Evaluates the group's required node affinity, nodeSelector and tolerations against the
+        labels and taints of every given node pool (Kubernetes semantics) and reports a group
+        that matches none.
+
+    Why is this bad?
+        Its Pods stay Pending forever: the cluster autoscaler only scales pools whose nodes the
+        Pod could use.
+
+    Example
+        nodeAffinity requires `cloud.google.com/gke-nodepool In [small-workers]` but the pool is
+        named `small-worker`; or the pool's `dedicated=small-worker:NoSchedule` taint is not
+        tolerated.
+
+    Use instead
+        Match the pool's name and labels exactly and tolerate its taints.
+    """
+
+    code = "SR201"
+    name = "group-lands-nowhere"
+    severity = Severity.ERROR
+    fix = "Make the group's node affinity and tolerations match one pool's labels and taints."
+
+    def check(self, ctx):
+        for cluster, name, _group, path, placement in _groups_with_pools(ctx):
+            if placement.pools or placement.unknown:
+                continue
+            why = "; ".join(
+                f"{pool}: {reasons[0]}" for pool, reasons in placement.rejected.items() if reasons
+            )
+            yield self.finding(
+                cluster.doc,
+                path,
+                f"{cluster.kind} {cluster.name!r} group {name!r}: its Pods can land on no node "
+                f"pool ({why})",
+            )
+
+
+@register
+class HeadCanLandOnSpot(Rule):
+    """A head Pod that can land on a Spot node, or whose placement is not set at all.
+
+    What it does
+        Reports a head group that can be scheduled on a Spot pool, and a head group with no
+        node affinity or nodeSelector at all (it can land anywhere, Spot included, once a Spot
+        pool exists without a taint).
+
+    Why is this bad?
+        The head runs the GCS, the autoscaler and usually the driver: when its node is
+        preempted, every running job and the cluster's state are lost.
+
+    Example
+        headGroupSpec: {template: {spec: {containers: [...]}}}   # no placement
+
+    Use instead
+        Pin the head to an on-demand pool: node affinity `cloud.google.com/gke-nodepool In [ray-head]`
+        and `cloud.google.com/gke-spot DoesNotExist`.
+    """
+
+    code = "SR202"
+    name = "head-can-land-on-spot"
+    severity = Severity.ERROR
+    fix = "Pin the head to an on-demand pool with node affinity (gke-spot DoesNotExist)."
+
+    def check(self, ctx):
+        for cluster in ctx.clusters:
+            for name, group, path in cluster.groups():
+                if name != "head":
+                    continue
+                spec = pod_spec(group)
+                affinity = (
+                    spec.get("affinity", {}) if isinstance(spec.get("affinity"), dict) else {}
+                )
+                if not spec.get("nodeSelector") and not affinity.get("nodeAffinity"):
+                    yield self.finding(
+                        cluster.doc,
+                        path,
+                        f"{cluster.kind} {cluster.name!r}: the head group has no placement "
+                        "(no node affinity or nodeSelector), so nothing keeps it off Spot nodes",
+                    )
+                    continue
+                if not ctx.pools:
+                    continue
+                spot = [p for p in ctx.placement(cluster, group, path).pools if p.spot]
+                if spot:
+                    yield self.finding(
+                        cluster.doc,
+                        path,
+                        f"{cluster.kind} {cluster.name!r}: the head can land on Spot pool(s) "
+                        f"{_names(spot)}",
+                    )
+
+
+@register
+class SpotGroupOnOnDemand(Rule):
+    """A worker group meant for Spot that can also land on on-demand pools.
+
+    What it does
+        Reports a worker group that can land on at least one Spot pool and at least one
+        on-demand pool.
+
+    Why is this bad?
+        The scheduler may put it on the on-demand pool, paying 2-10x the price, or mix markets
+        so that cost and preemption behaviour are unpredictable.
+
+    Example
+        A toleration `operator: Exists` with no key, and no `cloud.google.com/gke-spot` affinity.
+
+    Use instead
+        Require `cloud.google.com/gke-spot In ["true"]` (and tolerate only the Spot pool's taint);
+        model an on-demand fallback as its own, lower-priority group.
+    """
+
+    code = "SR203"
+    name = "spot-group-on-on-demand"
+    severity = Severity.WARNING
+    fix = 'Add node affinity cloud.google.com/gke-spot In ["true"] to the group.'
+
+    def check(self, ctx):
+        for cluster, name, _group, path, placement in _groups_with_pools(ctx):
+            if name == "head":
+                continue
+            spot = [p for p in placement.pools if p.spot]
+            on_demand = [p for p in placement.pools if p.spot is False]
+            if spot and on_demand:
+                yield self.finding(
+                    cluster.doc,
+                    path,
+                    f"{cluster.kind} {cluster.name!r} group {name!r} can land on Spot pool(s) "
+                    f"{_names(spot)} and on on-demand pool(s) {_names(on_demand)}",
+                )
+
+
+@register
+class SeveralMachineTypes(Rule):
+    """A group whose Pods can land on pools of different machine types.
+
+    What it does
+        Reports a group that matches several pools whose machine types differ.
+
+    Why is this bad?
+        Packing, cost and Ray's view of a node's resources then depend on which pool the
+        autoscaler happens to grow: the same group gets different sizes of headroom.
+
+    Example
+        node affinity on `cloud.google.com/gke-spot In [true]` only, with two Spot pools of
+        e2-standard-2 and e2-standard-8.
+
+    Use instead
+        Pin each group to one pool (`cloud.google.com/gke-nodepool In [...]`).
+    """
+
+    code = "SR204"
+    name = "several-machine-types"
+    severity = Severity.WARNING
+    fix = "Pin the group to one pool with cloud.google.com/gke-nodepool."
+
+    def check(self, ctx):
+        for cluster, name, _group, path, placement in _groups_with_pools(ctx):
+            types = sorted({p.machine_type for p in placement.pools if p.machine_type})
+            if len(types) > 1:
+                yield self.finding(
+                    cluster.doc,
+                    path,
+                    f"{cluster.kind} {cluster.name!r} group {name!r} can land on pools of "
+                    f"machine types {', '.join(types)}",
+                )

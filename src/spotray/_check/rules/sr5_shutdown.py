@@ -1,0 +1,237 @@
+"""SR5xx: Spot shutdown hygiene: the Pods' shutdown must fit GKE's Spot window."""
+
+from __future__ import annotations
+
+import re
+
+from .._context import pod_spec, ray_container
+from .._finding import Severity
+from .._registry import Rule, register
+
+DRAIN_ENV = "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S"
+DRAIN_DEFAULT_SECONDS = 30  # Ray 2.60, ray/_private/ray_constants.py
+DRAIN_MIN_RAY = (2, 60)  # verified present in Ray 2.60; earlier releases not verified
+K8S_DEFAULT_GRACE = 30
+GKE_SPOT_POD_WINDOW = 15  # default: 30 s node grace, of which 15 s for critical system Pods
+
+
+def _version(text: object) -> tuple[int, ...] | None:
+    m = re.match(r"^v?(\d+)\.(\d+)(?:\.(\d+))?", str(text or ""))
+    return tuple(int(x) for x in m.groups() if x is not None) if m else None
+
+
+def _workers(ctx):
+    for cluster in ctx.clusters:
+        for name, group, path in cluster.groups():
+            if name != "head":
+                yield cluster, name, group, path
+
+
+@register
+class PreStopRayStop(Rule):
+    """A `preStop` hook that runs `ray stop`.
+
+    What it does
+        Finds `lifecycle.preStop.exec.command` containing `ray stop` in any Ray container.
+
+    Why is this bad?
+        KubeRay removed this hook from its samples (kuberay#2606): it is not needed, since Ray
+        handles SIGTERM itself, and if the hook cannot run (a sidecar already gone) Pod deletion
+        hangs until the grace period ends. On Spot, those seconds are the whole shutdown window.
+
+    Example
+        lifecycle: {preStop: {exec: {command: ["/bin/sh", "-c", "ray stop"]}}}
+
+    Use instead
+        No preStop hook; set `terminationGracePeriodSeconds` and Ray's drain timeout
+        (`RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S`) to fit the Spot window.
+    """
+
+    code = "SR501"
+    name = "prestop-ray-stop"
+    severity = Severity.WARNING
+    fix = "Remove the preStop hook; rely on Ray's SIGTERM drain with a timeout inside the window."
+
+    def check(self, ctx):
+        for cluster in ctx.clusters:
+            for name, group, path in cluster.groups():
+                containers = pod_spec(group).get("containers")
+                for i, container in enumerate(containers if isinstance(containers, list) else []):
+                    if not isinstance(container, dict):
+                        continue
+                    hook = container.get("lifecycle", {})
+                    hook = hook.get("preStop", {}) if isinstance(hook, dict) else {}
+                    command = (
+                        hook.get("exec", {}).get("command") if isinstance(hook, dict) else None
+                    )
+                    if isinstance(command, list) and "ray stop" in " ".join(map(str, command)):
+                        yield self.finding(
+                            cluster.doc,
+                            (*path, "template", "spec", "containers", i, "lifecycle", "preStop"),
+                            f"{cluster.kind} {cluster.name!r} group {name!r}: preStop runs "
+                            "`ray stop`, which KubeRay no longer recommends (it can hang Pod "
+                            "deletion); Ray drains on SIGTERM",
+                        )
+
+
+def _window(ctx, cluster, group, path) -> int | None:
+    """Seconds a Pod of this group gets on a Spot node, or None if it lands on no Spot pool."""
+    if not ctx.pools:
+        return None
+    spot = [p for p in ctx.placement(cluster, group, path).pools if p.spot]
+    if not spot:
+        return None
+    windows = []
+    for pool in spot:
+        if pool.kubelet_shutdown_grace:
+            critical = pool.kubelet_critical_grace or 0
+            windows.append(pool.kubelet_shutdown_grace - critical)
+        else:
+            windows.append(GKE_SPOT_POD_WINDOW)
+    return min(windows)
+
+
+@register
+class GraceExceedsSpotWindow(Rule):
+    """Pods whose termination grace period is longer than the Spot window they get.
+
+    What it does
+        For groups that can land on Spot pools, compares `terminationGracePeriodSeconds`
+        (default 30) with the time GKE gives ordinary Pods on preemption: 15 s by default, or
+        the pool's `kubelet_config.shutdown_grace_period_seconds` less its critical-Pods share.
+
+    Why is this bad?
+        The node is gone when the window ends: anything planned for the rest of the grace
+        period never happens, and Ray's drain is cut off mid-way.
+
+    Example
+        terminationGracePeriodSeconds: 60 on a default GKE Spot pool.
+
+    Use instead
+        terminationGracePeriodSeconds equal to the window (15), or lengthen the window with
+        kubelet_config (120 s on GKE >= 1.35).
+    """
+
+    code = "SR502"
+    name = "grace-exceeds-spot-window"
+    severity = Severity.WARNING
+    fix = "Set terminationGracePeriodSeconds to the Spot window, or lengthen the window."
+
+    def check(self, ctx):
+        for cluster, name, group, path in _workers(ctx):
+            window = _window(ctx, cluster, group, path)
+            spec = pod_spec(group)
+            if window is None or "terminationGracePeriodSeconds" not in spec:
+                continue  # unset: SR503 covers Ray's drain, Kubernetes' default is harmless
+            grace = spec.get("terminationGracePeriodSeconds")
+            if isinstance(grace, int) and grace > window:
+                yield self.finding(
+                    cluster.doc,
+                    (*path, "template", "spec", "terminationGracePeriodSeconds"),
+                    f"{cluster.kind} {cluster.name!r} group {name!r}: "
+                    f"terminationGracePeriodSeconds {grace} exceeds the {window} s its Pods get "
+                    "when a Spot node is preempted",
+                )
+
+
+@register
+class DrainExceedsWindow(Rule):
+    """Ray's SIGTERM drain cannot finish inside the Spot window.
+
+    What it does
+        For groups that can land on Spot pools and run a Ray that drains on SIGTERM (2.60+),
+        compares `RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S` (default 30 s) with the window the Pod
+        gets (and with its `terminationGracePeriodSeconds`).
+
+    Why is this bad?
+        Ray keeps waiting for running tasks after the node is already gone, so nothing gets to
+        shut down cleanly; the preemption looks like a crash.
+
+    Example
+        No drain timeout set (30 s) on a default Spot pool (15 s).
+
+    Use instead
+        env RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S a few seconds below the window, e.g. "10".
+    """
+
+    code = "SR503"
+    name = "drain-exceeds-window"
+    severity = Severity.WARNING
+    fix = f"Set {DRAIN_ENV} a few seconds below the Pods' shutdown window."
+
+    def check(self, ctx):
+        for cluster, name, group, path in _workers(ctx):
+            version = _version(cluster.spec.get("rayVersion"))
+            if version is None or version[:2] < DRAIN_MIN_RAY:
+                continue
+            window = _window(ctx, cluster, group, path)
+            found = ray_container(group)
+            if window is None or found is None:
+                continue
+            index, container = found
+            env = container.get("env") if isinstance(container.get("env"), list) else []
+            value = next(
+                (e.get("value") for e in env if isinstance(e, dict) and e.get("name") == DRAIN_ENV),
+                None,
+            )
+            try:
+                drain = float(value) if value is not None else DRAIN_DEFAULT_SECONDS
+            except ValueError:
+                continue
+            grace = pod_spec(group).get("terminationGracePeriodSeconds", K8S_DEFAULT_GRACE)
+            limit = min(window, grace) if isinstance(grace, int) else window
+            if drain >= limit:
+                yield self.finding(
+                    cluster.doc,
+                    (*path, "template", "spec", "containers", index),
+                    f"{cluster.kind} {cluster.name!r} group {name!r}: Ray drains for {drain:g} s "
+                    f"({DRAIN_ENV}{'' if value is not None else ' unset'}) but its Pods get "
+                    f"{limit} s on preemption",
+                )
+
+
+@register
+class ImageVersionMismatch(Rule):
+    """`rayVersion` and the Ray image's tag disagree.
+
+    What it does
+        Compares `spec.rayVersion` with the version at the start of every Ray container image's
+        tag (e.g. `rayproject/ray:2.22.0-py311`).
+
+    Why is this bad?
+        KubeRay and Ray's autoscaler use `rayVersion` to decide which features and flags to use;
+        a mismatch gives a cluster that behaves like neither version.
+
+    Example
+        rayVersion: 2.60.0 with image rayproject/ray:2.22.0-py311
+
+    Use instead
+        The same version in both places.
+    """
+
+    code = "SR505"
+    name = "image-version-mismatch"
+    severity = Severity.WARNING
+    fix = "Use the same Ray version in rayVersion and the image tag."
+
+    def check(self, ctx):
+        for cluster in ctx.clusters:
+            version = _version(cluster.spec.get("rayVersion"))
+            if version is None:
+                continue
+            for name, group, path in cluster.groups():
+                found = ray_container(group)
+                if found is None:
+                    continue
+                index, container = found
+                image = str(container.get("image", ""))
+                tag = image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else ""
+                tagged = _version(tag)
+                if tagged and len(tagged) == 3 and tagged != version:
+                    yield self.finding(
+                        cluster.doc,
+                        (*path, "template", "spec", "containers", index, "image"),
+                        f"{cluster.kind} {cluster.name!r} group {name!r}: image {image} is Ray "
+                        f"{'.'.join(map(str, tagged))} but rayVersion is "
+                        f"{cluster.spec.get('rayVersion')}",
+                    )

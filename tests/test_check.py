@@ -1,0 +1,290 @@
+"""`spotray check`: the seed's known faults exactly, clean output for what spotray renders, a
+bad case per implemented rule, KubeRay's own samples without a crash, SARIF, bad input → exit 2."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import spotray
+from spotray._check import RULES, Documents, check_spec, read_paths, run_checks
+from spotray._check._documents import read_terraform, read_yaml
+from spotray.cli import main
+
+from .conftest import DATA, EXAMPLES, SHARED, shared
+
+SEED_CLUSTER = "seed/ray-cluster.yaml"
+SEED_POOLS = "seed/nodepool.tf"
+
+
+def codes(findings, *, at_least=spotray._check.Severity.INFO):
+    return sorted((f.code, f.line) for f in findings if f.severity >= at_least)
+
+
+def test_seed_files_yield_exactly_the_known_faults():
+    docs = read_paths([str(shared(*SEED_CLUSTER.split("/"))), str(shared(*SEED_POOLS.split("/")))])
+    findings = run_checks(docs)
+    assert [(f.code, f.line) for f in findings] == [
+        ("SR601", 10),  # node_locations = "us-central1" (medium-worker)
+        ("SR601", 10),  # ... and small-worker
+        ("SR202", 8),  # the head group's placement is missing
+        ("SR501", 35),  # preStop ray stop, small-group
+        ("SR304", 42),  # small-group packing, with a suggested size
+        ("SR501", 77),  # preStop ray stop, medium-group
+    ]
+    packing = next(f for f in findings if f.code == "SR304")
+    assert "a Pod of cpu 1610m, memory 5696Mi would fill it" in packing.message
+
+
+def test_recommended_renders_clean():
+    assert check_spec(spotray.load_spec(EXAMPLES / "recommended.yaml")) == []
+
+
+def test_seed_spec_renders_only_the_packing_warning():
+    findings = check_spec(spotray.load_spec(EXAMPLES / "seed.yaml"))
+    assert [f.code for f in findings] == ["SR304"]  # the article's 1-CPU Pods, kept on purpose
+
+
+def _check_texts(cluster: str, terraform: str | None = None):
+    docs = Documents()
+    read_yaml(cluster, "c.yaml", docs)
+    if terraform is not None:
+        read_terraform(terraform, "p.tf", docs)
+    return run_checks(docs)
+
+
+@pytest.fixture(scope="module")
+def rendered_seed():
+    rendered = spotray.render(spotray.load_spec(EXAMPLES / "seed.yaml"))
+    return rendered.raycluster, rendered.terraform
+
+
+def test_sr201_group_lands_nowhere(rendered_seed):
+    cluster, tf = rendered_seed
+    cluster = cluster.replace("- small-worker\n", "- small-workers\n")
+    assert "SR201" in {f.code for f in _check_texts(cluster, tf)}
+
+
+def test_sr202_head_on_spot(rendered_seed):
+    cluster, tf = rendered_seed
+    doc = yaml.safe_load(cluster)
+    head = doc["spec"]["headGroupSpec"]["template"]["spec"]
+    head["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
+        "nodeSelectorTerms"
+    ][0]["matchExpressions"] = [{"key": "cloud.google.com/gke-nodepool", "operator": "Exists"}]
+    head["tolerations"] = [{"operator": "Exists"}]
+    found = _check_texts(yaml.safe_dump(doc), tf)
+    assert any(f.code == "SR202" and "can land on Spot pool(s)" in f.message for f in found)
+
+
+def test_sr203_spot_group_can_land_on_on_demand(rendered_seed):
+    cluster, tf = rendered_seed
+    doc = yaml.safe_load(cluster)
+    pod = doc["spec"]["workerGroupSpecs"][0]["template"]["spec"]
+    del pod["affinity"]
+    pod["tolerations"] = [{"operator": "Exists"}]
+    tf = tf.replace("spot         = true", "spot         = false", 1)
+    found = {f.code for f in _check_texts(yaml.safe_dump(doc), tf)}
+    assert {"SR203", "SR204"} <= found
+
+
+def test_sr301_pod_fits_no_node(rendered_seed):
+    cluster, tf = rendered_seed
+    found = _check_texts(cluster.replace("memory: 12G", "memory: 14G"), tf)
+    assert any(f.code == "SR301" and "medium-group" in f.message for f in found)
+
+
+def test_sr302_gpu_request_on_cpu_pool(rendered_seed):
+    cluster, tf = rendered_seed
+    doc = yaml.safe_load(cluster)
+    res = doc["spec"]["workerGroupSpecs"][1]["template"]["spec"]["containers"][0]["resources"]
+    res["limits"]["nvidia.com/gpu"] = res["requests"]["nvidia.com/gpu"] = 1
+    assert "SR302" in {f.code for f in _check_texts(yaml.safe_dump(doc), tf)}
+
+
+def test_sr303_limits_below_requests(rendered_seed):
+    cluster, tf = rendered_seed
+    doc = yaml.safe_load(cluster)
+    doc["spec"]["workerGroupSpecs"][1]["template"]["spec"]["containers"][0]["resources"]["limits"][
+        "cpu"
+    ] = "2"
+    assert "SR303" in {f.code for f in _check_texts(yaml.safe_dump(doc), tf)}
+
+
+def test_sr502_sr503_shutdown_window(rendered_seed):
+    cluster, tf = rendered_seed
+    doc = yaml.safe_load(cluster)
+    doc["spec"]["rayVersion"] = "2.60.0"
+    for group in (doc["spec"]["headGroupSpec"], *doc["spec"]["workerGroupSpecs"]):
+        group["template"]["spec"]["containers"][0]["image"] = "rayproject/ray:2.60.0"
+    pod = doc["spec"]["workerGroupSpecs"][0]["template"]["spec"]
+    pod["terminationGracePeriodSeconds"] = 60
+    pod["containers"][0]["env"] = []
+    found = {f.code for f in _check_texts(yaml.safe_dump(doc), tf)}
+    assert {"SR502", "SR503"} <= found
+
+
+def test_sr505_image_version_mismatch(rendered_seed):
+    cluster, tf = rendered_seed
+    found = _check_texts(cluster.replace("rayVersion: 2.22.0", "rayVersion: 2.60.0"), tf)
+    assert "SR505" in {f.code for f in found}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "code"),
+    [
+        ('effect = "NO_SCHEDULE"', 'effect = "NoSchedule"', "SR602"),
+        ('location_policy = "ANY"', 'location_policy = "ANYWHERE"', "SR603"),
+        ("max_node_count  = 50", "max_node_count  = 50\n    total_max_node_count = 9", "SR603"),
+        ("disk_size_gb = 100", "disk_size_gb = 8", "SR605"),
+        ('"us-central1-f",', '"us-east1-b",', "SR601"),
+    ],
+)
+def test_terraform_rules(rendered_seed, old, new, code):
+    cluster, tf = rendered_seed
+    assert old in tf
+    assert code in {f.code for f in _check_texts(cluster, tf.replace(old, new, 1))}
+
+
+def test_sr604_accelerator_on_wrong_family(rendered_seed):
+    cluster, tf = rendered_seed
+    bad = tf.replace(
+        "    oauth_scopes",
+        '    guest_accelerator {\n      type  = "nvidia-tesla-t4"\n      count = 1\n    }\n    oauth_scopes',
+        1,
+    )
+    assert "SR604" in {f.code for f in _check_texts(cluster, bad)}
+
+
+def test_sr606_untainted_spot_pool(rendered_seed):
+    cluster, tf = rendered_seed
+    start = tf.index("    taint {")
+    end = tf.index("}\n", start) + 2
+    assert "SR606" in {f.code for f in _check_texts(cluster, tf[:start] + tf[end:])}
+
+
+def test_sr001_without_pools_says_what_was_not_checked(rendered_seed):
+    cluster, _ = rendered_seed
+    assert [f.code for f in _check_texts(cluster)] == ["SR001"]
+
+
+def kuberay_samples():
+    folder = SHARED / "kuberay-samples"
+    return sorted(folder.glob("*.yaml")) if folder.exists() else []
+
+
+@pytest.mark.parametrize("sample", kuberay_samples(), ids=lambda p: p.name)
+def test_kuberay_samples_check_without_crash_or_parity_error(sample):
+    docs = read_paths([str(sample)])
+    findings = run_checks(docs)
+    assert not [f for f in findings if f.code.startswith("SR1")], findings
+    assert all(f.code in RULES for f in findings)
+
+
+def test_sarif_validates_against_the_schema(tmp_path, capsys):
+    jsonschema = pytest.importorskip("jsonschema")
+    schema_path = DATA / "sarif-2.1.0.schema.json"
+    if not schema_path.exists():
+        pytest.skip("no SARIF schema")
+    code = main(
+        [
+            "check",
+            str(shared("seed", "ray-cluster.yaml")),
+            str(shared("seed", "nodepool.tf")),
+            "--output-format",
+            "sarif",
+        ]
+    )
+    assert code == 1
+    log = json.loads(capsys.readouterr().out)
+    jsonschema.validate(log, json.loads(schema_path.read_text()))
+    results = log["runs"][0]["results"]
+    assert {r["ruleId"] for r in results} == {"SR601", "SR202", "SR501", "SR304"}
+    assert all(r["locations"][0]["physicalLocation"]["region"]["startLine"] for r in results)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "fragment"),
+    [
+        ("bad.yaml", "kind: [oops", "invalid YAML"),
+        ("bad.tf", 'resource "x" {', "invalid HCL"),
+        ("pod.yaml", "kind: Pod\n", "a document without `kind` or `apiVersion`"),
+        ("ray.yaml", "kind: RayThing\napiVersion: ray.io/v1\n", "unknown kind 'RayThing'"),
+    ],
+)
+def test_bad_input_exits_2(tmp_path, capsys, name, text, fragment):
+    path = tmp_path / name
+    path.write_text(text)
+    assert main(["check", str(path)]) == 2
+    assert fragment in capsys.readouterr().err
+
+
+def test_missing_file_exits_2(capsys):
+    assert main(["check", "/nonexistent/x.yaml"]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_fail_on_and_select(capsys):
+    seed = [str(shared("seed", "ray-cluster.yaml")), str(shared("seed", "nodepool.tf"))]
+    assert main(["check", *seed, "--select", "SR5"]) == 0  # only warnings
+    assert main(["check", *seed, "--select", "SR5", "--fail-on", "warning"]) == 1
+    assert main(["check", *seed, "--ignore", "SR"]) == 0
+    capsys.readouterr()
+
+
+def test_every_rule_is_documented():
+    for code, rule in RULES.items():
+        assert code.startswith("SR") and len(code) == 5
+        assert rule.fix and rule.name
+        assert main(["rule", code]) == 0
+
+
+def test_pool_flag(capsys):
+    cluster = str(shared("seed", "ray-cluster.yaml"))
+    flag = (
+        "name=small-worker,machine=e2-standard-2,spot=true,taint=dedicated=small-worker:NoSchedule"
+    )
+    assert main(["check", cluster, "--pool", flag, "--output-format", "json"]) == 1
+    found = {f["code"] for f in json.loads(capsys.readouterr().out)}
+    assert "SR304" in found and "SR201" in found  # medium-group matches no given pool
+
+
+def test_check_spec_cli(capsys):
+    assert main(["check", "--spec", str(EXAMPLES / "recommended.yaml"), "--fail-on", "info"]) == 0
+    assert "0 finding(s)" in capsys.readouterr().out
+
+
+_ = Path
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    text=st.one_of(
+        st.text(max_size=300),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+            lambda inner: (
+                st.lists(inner, max_size=4)
+                | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+            ),
+            max_leaves=30,
+        ).map(
+            lambda d: yaml.safe_dump({"apiVersion": "ray.io/v1", "kind": "RayCluster", "spec": d})
+        ),
+    ),
+    suffix=st.sampled_from([".yaml", ".tf"]),
+)
+def test_fuzz_check_never_crashes(tmp_path_factory, text, suffix):
+    path = tmp_path_factory.mktemp("fuzz") / f"input{suffix}"
+    path.write_text(text)
+    try:
+        docs = read_paths([str(path)])
+    except spotray.SpotrayError:
+        return
+    for finding in run_checks(docs):
+        assert finding.code in RULES
