@@ -208,7 +208,8 @@ def _lines_of_resource(text: str, rname: str) -> tuple[int | None, dict[str, int
     return start, lines
 
 
-def _first(block: Any) -> dict:
+def first_block(block: Any) -> dict:
+    """The body of the first block of a python-hcl2 block list (`{}` if none)."""
     if isinstance(block, list) and block and isinstance(block[0], dict):
         return block[0]
     return {}
@@ -228,8 +229,8 @@ def _int(value: Any) -> int | None:
 def pool_from_terraform(body: dict, address: str, file: str, text: str) -> Pool:
     rname = address.split(".", 1)[1].split("[", 1)[0]
     line, lines = _lines_of_resource(text, rname)
-    config = _first(body.get("node_config"))
-    scaling = _first(body.get("autoscaling"))
+    config = first_block(body.get("node_config"))
+    scaling = first_block(body.get("autoscaling"))
     name = body.get("name")
     if not isinstance(name, str):
         name = address
@@ -265,10 +266,10 @@ def pool_from_terraform(body: dict, address: str, file: str, text: str) -> Pool:
         region = (
             location if re.match(r"^[a-z]+-[a-z]+\d+$", location) else location.rsplit("-", 1)[0]
         )
-    accel = _first(config.get("guest_accelerator"))
-    kubelet = _first(config.get("kubelet_config"))
+    accel = first_block(config.get("guest_accelerator"))
+    kubelet = first_block(config.get("kubelet_config"))
     labels = config.get("labels") if isinstance(config.get("labels"), dict) else {}
-    metadata_mode = _first(config.get("workload_metadata_config")).get("mode")
+    metadata_mode = first_block(config.get("workload_metadata_config")).get("mode")
     return Pool(
         name=name,
         file=file,

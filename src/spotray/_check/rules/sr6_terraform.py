@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..._plan import ZONES, gpu_problem
 from ..._tfeval import UNKNOWN
 from .._documents import PROVIDER_EFFECTS
+from .._documents import first_block as _first
 from .._finding import Severity
 from .._registry import Rule, register
 
@@ -17,10 +18,6 @@ def _terraform_pools(ctx):
 
 def _at(pool, attribute: str) -> tuple[str, int | None]:
     return (pool.file, pool.lines.get(attribute, pool.line))
-
-
-def _first(block) -> dict:
-    return block[0] if isinstance(block, list) and block and isinstance(block[0], dict) else {}
 
 
 @register
