@@ -466,13 +466,34 @@ JUNK_TEXT = [
     "...",
 ]
 
+# Kubernetes quantities, well- and ill-formed: tiny, huge, exponents, signs, every suffix.
+QUANTITY_EDGES = ["0", "-1", "1n", "1e-400", "1e999996", "1e999999", "1e9999999", "1Ei", "1E", ".5"]
+QUANTITIES = st.one_of(
+    st.sampled_from(QUANTITY_EDGES),
+    st.from_regex(
+        r"\A[+-]?(?:\d{1,4}(?:\.\d{0,3})?|\.\d{1,3})"
+        r"(?:[eE][+-]?\d{1,8}|Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])?\Z"
+    ),
+    st.integers(-(10**20), 10**20),
+    st.floats(),
+)
+QUANTITY_FIELDS = (
+    "cpu",
+    "memory",
+    "cpu_limit",
+    "memory_limit",
+    "daemonset_cpu",
+    "daemonset_memory",
+)
+
 SCALARS = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(),
     st.floats(),
     st.text(max_size=20),
-    st.sampled_from(JUNK_VALUES),
+    st.sampled_from(JUNK_VALUES).map(copy.deepcopy),  # fresh: mutations must not alias
+    QUANTITIES,
 )
 STRUCTURES = st.recursive(
     SCALARS,
@@ -535,8 +556,15 @@ def mutated_seed_dict(draw) -> str:
         parent = data
         for part in path[:-1]:
             parent = parent[part]
-        op = draw(st.sampled_from(["set", "set", "delete", "add"]))
-        if op == "set":
+        op = draw(st.sampled_from(["set", "set", "delete", "add", "quantity"]))
+        if op == "quantity":  # a quantity field (present or not) of a group or of `gke`
+            workers = data.get("workers")
+            groups = [data.get("gke"), data.get("head")]
+            groups += workers if isinstance(workers, list) else []
+            group = draw(st.sampled_from(groups))
+            if isinstance(group, dict):
+                group[draw(st.sampled_from(QUANTITY_FIELDS))] = draw(QUANTITIES)
+        elif op == "set":
             parent[path[-1]] = draw(STRUCTURES)
         elif op == "delete":
             del parent[path[-1]]

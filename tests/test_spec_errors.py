@@ -215,3 +215,10 @@ def test_image_must_match_ray_version():
     text = SEED.replace("image: rayproject/ray:2.22.0-py311", "image: rayproject/ray:2.9.0-py311")
     with pytest.raises(spotray.SpecError, match=re.escape("image tag '2.9.0-py311' is Ray 2.9.0")):
         spotray.load_spec("v.yaml", text=text)
+
+
+@pytest.mark.parametrize("cpu", ["1e9999999", "1e999997", "1e30"])
+def test_absurd_quantities_are_spec_errors_not_crashes(cpu):
+    text = SEED.replace('cpu: "3"', f'cpu: "{cpu}"')
+    with pytest.raises(spotray.SpecError):
+        spotray.plan(spotray.load_spec("q.yaml", text=text))

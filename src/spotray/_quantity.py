@@ -28,6 +28,7 @@ _QUANTITY = re.compile(
 )
 
 MIB = 2**20
+_MAX_EXPONENT = 30
 
 
 def parse_quantity(text: str | int | float) -> Decimal:
@@ -46,7 +47,10 @@ def parse_quantity(text: str | int | float) -> Decimal:
         return number * _BINARY[suffix]
     if suffix in _DECIMAL:
         return number * _DECIMAL[suffix]
-    return number * Decimal(10) ** int(suffix[1:])
+    exponent = int(suffix[1:])
+    if abs(exponent) > _MAX_EXPONENT:  # Kubernetes itself caps quantities far below this
+        raise ValueError(f"{text!r} is out of range for a Kubernetes quantity")
+    return number * Decimal(10) ** exponent
 
 
 def cpu_millis(text: str | int | float) -> int:
