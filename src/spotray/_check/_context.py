@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 
 from .._plan import Resources
 from .._quantity import cpu_millis, memory_bytes
@@ -73,9 +72,7 @@ class Context:
     def pools(self) -> list[Pool]:
         return self.docs.pools
 
-    @cached_property
-    def _placements(self) -> dict[tuple[int, Path], Placement]:
-        return {}
+    _placements: dict[tuple[int, Path], Placement] = field(default_factory=dict)
 
     def placement(self, cluster: ClusterDoc, group: dict, path: Path) -> Placement:
         key = (id(cluster), path)

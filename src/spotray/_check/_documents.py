@@ -12,6 +12,7 @@ from typing import Any
 
 from .._errors import InputError
 from .._plan import MachineType, Resources, allocatable, catalog, daemonset_overhead
+from .._plan._model import gke_node_labels
 from .._tfeval import UNKNOWN, expand_resources
 from .._yaml import Document, Path, load_documents
 from ._scheduling import NodeTaint
@@ -103,25 +104,16 @@ class Pool:
     @property
     def node_labels(self) -> dict[str, str]:
         """Every label GKE puts on the pool's nodes (the zone label varies; see `zones`)."""
-        labels = {"cloud.google.com/gke-nodepool": self.name}
         machine = self.machine
-        if machine:
-            labels["cloud.google.com/machine-family"] = machine.series
-            labels["node.kubernetes.io/instance-type"] = machine.name
-        if self.region:
-            labels["topology.kubernetes.io/region"] = self.region
-        if self.spot:
-            labels["cloud.google.com/gke-spot"] = "true"
-            labels["cloud.google.com/gke-provisioning"] = "spot"
-        elif self.spot is False:
-            labels["cloud.google.com/gke-provisioning"] = "standard"
-        gpu = self.gpu_type or (
-            machine.bundled_gpus[0][0] if machine and machine.bundled_gpus else None
+        bundled = machine.bundled_gpus[0][0] if machine and machine.bundled_gpus else None
+        return gke_node_labels(
+            pool=self.name,
+            machine=machine,
+            region=self.region,
+            spot=self.spot,
+            gpu_type=self.gpu_type or bundled,
+            extra=self.labels,
         )
-        if gpu:
-            labels["cloud.google.com/gke-accelerator"] = gpu
-        labels.update(self.labels)
-        return labels
 
     @property
     def gpus(self) -> int:

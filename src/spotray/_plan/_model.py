@@ -211,6 +211,33 @@ class Plan:
         return tuple(p for p in self.pools if p.managed)
 
 
+def gke_node_labels(
+    *,
+    pool: str,
+    machine: MachineType | None,
+    region: str | None,
+    spot: bool | None,
+    gpu_type: str | None,
+    extra: dict[str, str],
+) -> dict[str, str]:
+    """The labels GKE puts on every node of a pool (the zone label varies per node), plus the
+    pool's own `extra` labels. `None` means unknown: that label is left out."""
+    labels = {"cloud.google.com/gke-nodepool": pool}
+    if machine is not None:
+        labels["cloud.google.com/machine-family"] = machine.series
+        labels["node.kubernetes.io/instance-type"] = machine.name
+    if region:
+        labels["topology.kubernetes.io/region"] = region
+    if spot is not None:
+        labels["cloud.google.com/gke-provisioning"] = "spot" if spot else "standard"
+    if spot:
+        labels["cloud.google.com/gke-spot"] = "true"
+    if gpu_type:
+        labels["cloud.google.com/gke-accelerator"] = gpu_type
+    labels.update(extra)
+    return labels
+
+
 def filling_pod(available: Resources, pods: int) -> tuple[str, str]:
     """The (cpu, memory) Pod size that fills `available` with `pods` Pods (rounded down to 10m
     CPU and 64Mi memory)."""

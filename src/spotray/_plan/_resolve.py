@@ -22,6 +22,7 @@ from ._model import (
     RayGroup,
     Shutdown,
     Taint,
+    gke_node_labels,
     pods_fitting,
 )
 
@@ -199,18 +200,14 @@ def _pool(
     if gpu_type and not any(t.key == GPU_TAINT_KEY for t in taints):
         # GKE adds this taint only when a non-GPU pool already exists: render it ourselves.
         taints.append(Taint(GPU_TAINT_KEY, "present", "NoSchedule"))
-    labels = {
-        "cloud.google.com/gke-nodepool": name,
-        "cloud.google.com/machine-family": machine.series,
-        "node.kubernetes.io/instance-type": machine.name,
-        "topology.kubernetes.io/region": spec.gcp.region,
-        "cloud.google.com/gke-provisioning": "spot" if spot else "standard",
-    }
-    if spot:
-        labels["cloud.google.com/gke-spot"] = "true"
-    if gpu_type:
-        labels["cloud.google.com/gke-accelerator"] = gpu_type
-    labels.update(opts["node_labels"])
+    labels = gke_node_labels(
+        pool=name,
+        machine=machine,
+        region=spec.gcp.region,
+        spot=spot,
+        gpu_type=gpu_type,
+        extra=opts["node_labels"],
+    )
     workload_identity = opts["workload_metadata_mode"] == "GKE_METADATA"
     overhead = daemonset_overhead(workload_identity=workload_identity)
     if spec.gke.daemonset_cpu is not None:
