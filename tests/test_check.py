@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import spotray
-from spotray._check import RULES, Documents, check_spec, read_paths, run_checks
+from spotray._check import RULES, Documents, Severity, check_spec, read_paths, run_checks
 from spotray._check._documents import read_terraform, read_yaml
 from spotray.cli import main
 
@@ -29,7 +29,8 @@ def codes(findings, *, at_least=spotray._check.Severity.INFO):
 def test_seed_files_yield_exactly_the_known_faults():
     docs = read_paths([str(shared(*SEED_CLUSTER.split("/"))), str(shared(*SEED_POOLS.split("/")))])
     findings = run_checks(docs)
-    assert [(f.code, f.line) for f in findings] == [
+    serious = [f for f in findings if f.severity >= Severity.WARNING]
+    assert [(f.code, f.line) for f in serious] == [
         ("SR601", 10),  # node_locations = "us-central1" (medium-worker)
         ("SR601", 10),  # ... and small-worker
         ("SR202", 8),  # the head group's placement is missing
@@ -37,17 +38,26 @@ def test_seed_files_yield_exactly_the_known_faults():
         ("SR304", 42),  # small-group packing, with a suggested size
         ("SR501", 77),  # preStop ray stop, medium-group
     ]
+    notes = [(f.code, f.line) for f in findings if f.severity == Severity.INFO]
+    assert notes == [
+        ("SR506", 8),  # Spot workers, head without GCS fault tolerance
+        ("SR403", 11),  # small-group: Spot only, no on-demand fallback
+        ("SR403", 53),  # medium-group: the same
+    ]
     packing = next(f for f in findings if f.code == "SR304")
     assert "a Pod of cpu 1610m, memory 5696Mi would fill it" in packing.message
 
 
 def test_recommended_renders_clean():
-    assert check_spec(spotray.load_spec(EXAMPLES / "recommended.yaml")) == []
+    findings = check_spec(spotray.load_spec(EXAMPLES / "recommended.yaml"))
+    # no error, no warning; one note: the head has no GCS fault tolerance (needs Redis)
+    assert [(f.code, f.severity) for f in findings] == [("SR506", Severity.INFO)]
 
 
 def test_seed_spec_renders_only_the_packing_warning():
     findings = check_spec(spotray.load_spec(EXAMPLES / "seed.yaml"))
-    assert [f.code for f in findings] == ["SR304"]  # the article's 1-CPU Pods, kept on purpose
+    serious = [f.code for f in findings if f.severity >= Severity.WARNING]
+    assert serious == ["SR304"]  # the article's 1-CPU Pods, kept on purpose
 
 
 def _check_texts(cluster: str, terraform: str | None = None):
@@ -182,7 +192,8 @@ def kuberay_samples():
 def test_kuberay_samples_check_without_crash_or_parity_error(sample):
     docs = read_paths([str(sample)])
     findings = run_checks(docs)
-    assert not [f for f in findings if f.code.startswith("SR1")], findings
+    parity = [f for f in findings if f.code.startswith("SR1")]
+    assert not [f for f in parity if f.severity >= Severity.WARNING], parity
     assert all(f.code in RULES for f in findings)
 
 
@@ -204,7 +215,7 @@ def test_sarif_validates_against_the_schema(tmp_path, capsys):
     log = json.loads(capsys.readouterr().out)
     jsonschema.validate(log, json.loads(schema_path.read_text()))
     results = log["runs"][0]["results"]
-    assert {r["ruleId"] for r in results} == {"SR601", "SR202", "SR501", "SR304"}
+    assert {r["ruleId"] for r in results} == {"SR601", "SR202", "SR501", "SR304", "SR403", "SR506"}
     assert all(r["locations"][0]["physicalLocation"]["region"]["startLine"] for r in results)
 
 
@@ -255,8 +266,11 @@ def test_pool_flag(capsys):
 
 
 def test_check_spec_cli(capsys):
-    assert main(["check", "--spec", str(EXAMPLES / "recommended.yaml"), "--fail-on", "info"]) == 0
-    assert "0 finding(s)" in capsys.readouterr().out
+    spec = str(EXAMPLES / "recommended.yaml")
+    assert main(["check", "--spec", spec, "--fail-on", "warning"]) == 0
+    assert "1 finding(s): 0 error, 0 warning, 1 info" in capsys.readouterr().out
+    assert main(["check", "--spec", spec, "--fail-on", "info"]) == 1
+    assert main(["check", "--spec", spec, "--fail-on", "info", "--ignore", "SR506"]) == 0
 
 
 _ = Path

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .._plan import Resources
@@ -99,3 +101,85 @@ class Context:
                 unknown.extend(verdict.unknown)
             self._placements[key] = Placement(landed, rejected, unknown)
         return self._placements[key]
+
+
+# --- what KubeRay derives from a RayCluster spec (its utils: IsAutoscalingEnabled & co.) ---
+
+V2_ENV = "RAY_enable_autoscaler_v2"
+FT_ANNOTATION = "ray.io/ft-enabled"
+
+
+def env_of(container: dict | None) -> dict[str, object]:
+    """A container's env as name -> value (valueFrom counts as set, with value None)."""
+    env = container.get("env") if isinstance(container, dict) else None
+    out: dict[str, object] = {}
+    for item in env if isinstance(env, list) else []:
+        if isinstance(item, dict) and "name" in item:
+            out[str(item["name"])] = item.get("value")
+    return out
+
+
+def head_env(spec: dict) -> dict[str, object]:
+    head = spec.get("headGroupSpec")
+    found = ray_container(head) if isinstance(head, dict) else None
+    return env_of(found[1]) if found else {}
+
+
+def autoscaling_enabled(spec: dict) -> bool:
+    return spec.get("enableInTreeAutoscaling") is True
+
+
+def autoscaler_v2(spec: dict) -> bool:
+    """KubeRay's test: `autoscalerOptions.version: v2`, or the head's RAY_enable_autoscaler_v2."""
+    options = spec.get("autoscalerOptions")
+    if isinstance(options, dict) and options.get("version") == "v2":
+        return True
+    return str(head_env(spec).get(V2_ENV, "")).lower() in ("1", "true")
+
+
+def annotations_of(cluster: ClusterDoc) -> dict:
+    meta = cluster.doc.data.get("metadata") if isinstance(cluster.doc.data, dict) else None
+    notes = meta.get("annotations") if isinstance(meta, dict) else None
+    return notes if isinstance(notes, dict) else {}
+
+
+def gcs_ft_enabled(cluster: ClusterDoc) -> bool:
+    ft = str(annotations_of(cluster).get(FT_ANNOTATION, "")).lower() == "true"
+    return ft or cluster.spec.get("gcsFaultToleranceOptions") is not None
+
+
+def version_tuple(text: object) -> tuple[int, ...] | None:
+    """(major, minor[, patch]) of a Ray version or image tag such as `2.41.0-py311`."""
+    m = re.match(r"^v?(\d+)\.(\d+)(?:\.(\d+))?", str(text or ""))
+    return tuple(int(x) for x in m.groups() if x is not None) if m else None
+
+
+@dataclass(frozen=True)
+class Group:
+    """One group of one RayCluster: the head (named 'head') or a worker group."""
+
+    cluster: ClusterDoc
+    name: str
+    spec: dict
+    path: Path
+
+    @property
+    def head(self) -> bool:
+        return self.path[-1] == "headGroupSpec"
+
+    def at(self, *parts: str | int) -> Path:
+        return (*self.path, *parts)
+
+    @property
+    def label(self) -> str:
+        """How messages name the group: `RayCluster 'x' group 'small'`."""
+        return f"{self.cluster.kind} {self.cluster.name!r} group {self.name!r}"
+
+
+def groups(ctx: Context, *, workers: bool = False) -> Iterator[Group]:
+    """Every group of every cluster (only worker groups with `workers=True`)."""
+    for cluster in ctx.clusters:
+        for name, spec, path in cluster.groups():
+            group = Group(cluster, name, spec, path)
+            if not (workers and group.head):
+                yield group

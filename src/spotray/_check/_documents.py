@@ -20,7 +20,7 @@ from ._scheduling import NodeTaint
 RAY_KINDS = {
     "RayCluster": ("spec",),
     "RayJob": ("spec", "rayClusterSpec"),
-    "RayService": ("spec", "rayClusterSpec"),
+    "RayService": ("spec", "rayClusterConfig"),
 }
 PROVIDER_EFFECTS = {
     "NO_SCHEDULE": "NoSchedule",
@@ -170,9 +170,7 @@ def read_yaml(text: str, file: str, docs: Documents) -> None:
                 else ""
             )
             holder = data.get("spec")
-            if kind != "RayCluster" and not (
-                isinstance(holder, dict) and "rayClusterSpec" in holder
-            ):
+            if kind != "RayCluster" and not (isinstance(holder, dict) and prefix[-1] in holder):
                 continue  # a RayJob that selects an existing cluster
             docs.clusters.append(ClusterDoc(doc=doc, kind=kind, name=str(name), prefix=prefix))
         elif kind is None or "apiVersion" not in data:

@@ -12,10 +12,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from .._k8s_names import DNS1035_LABEL, DNS1123_LABEL
 from .._quantity import parse_quantity
 
-DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-GKE_POOL_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+GKE_POOL_NAME = DNS1035_LABEL
 TF_EXPRESSION = re.compile(r"^\$\{.+\}$", re.S)
 
 Quantity = Annotated[

@@ -3,8 +3,10 @@ scheduling, SR3xx fit and packing, SR4xx capacity, SR5xx Spot shutdown, SR6xx Te
 
 from . import (  # noqa: F401 - importing registers the rules
     sr0_inputs,
+    sr1_kuberay,
     sr2_scheduling,
     sr3_fit,
+    sr4_capacity,
     sr5_shutdown,
     sr6_terraform,
 )

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-import re
-
-from .._context import pod_spec, ray_container
+from .._context import (
+    autoscaler_v2,
+    autoscaling_enabled,
+    gcs_ft_enabled,
+    groups,
+    pod_spec,
+    ray_container,
+    version_tuple,
+)
 from .._finding import Severity
 from .._registry import Rule, register
 
@@ -13,11 +19,6 @@ DRAIN_DEFAULT_SECONDS = 30  # Ray 2.60, ray/_private/ray_constants.py
 DRAIN_MIN_RAY = (2, 60)  # verified present in Ray 2.60; earlier releases not verified
 K8S_DEFAULT_GRACE = 30
 GKE_SPOT_POD_WINDOW = 15  # default: 30 s node grace, of which 15 s for critical system Pods
-
-
-def _version(text: object) -> tuple[int, ...] | None:
-    m = re.match(r"^v?(\d+)\.(\d+)(?:\.(\d+))?", str(text or ""))
-    return tuple(int(x) for x in m.groups() if x is not None) if m else None
 
 
 def _workers(ctx):
@@ -161,7 +162,7 @@ class DrainExceedsWindow(Rule):
 
     def check(self, ctx):
         for cluster, name, group, path in _workers(ctx):
-            version = _version(cluster.spec.get("rayVersion"))
+            version = version_tuple(cluster.spec.get("rayVersion"))
             if version is None or version[:2] < DRAIN_MIN_RAY:
                 continue
             window = _window(ctx, cluster, group, path)
@@ -216,7 +217,7 @@ class ImageVersionMismatch(Rule):
 
     def check(self, ctx):
         for cluster in ctx.clusters:
-            version = _version(cluster.spec.get("rayVersion"))
+            version = version_tuple(cluster.spec.get("rayVersion"))
             if version is None:
                 continue
             for name, group, path in cluster.groups():
@@ -226,7 +227,7 @@ class ImageVersionMismatch(Rule):
                 index, container = found
                 image = str(container.get("image", ""))
                 tag = image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else ""
-                tagged = _version(tag)
+                tagged = version_tuple(tag)
                 if tagged and len(tagged) == 3 and tagged != version:
                     yield self.finding(
                         cluster.doc,
@@ -235,3 +236,88 @@ class ImageVersionMismatch(Rule):
                         f"{'.'.join(map(str, tagged))} but rayVersion is "
                         f"{cluster.spec.get('rayVersion')}",
                     )
+
+
+@register
+class RestartPolicyUnset(Rule):
+    """A worker template without `restartPolicy: Never` under autoscaler v2.
+
+    What it does
+        Notes worker groups of an autoscaler-v2 cluster whose Pod template leaves
+        `restartPolicy` unset.
+
+    Why is this bad?
+        A preempted or failed Ray worker must come back as a new Pod that autoscaler v2 can
+        account for, not as a container restarted in place (Kubernetes' default, `Always`).
+        KubeRay sets `Never` for v2 clusters, so the manifest you read is not what runs; saying
+        it explicitly keeps the two the same and survives a KubeRay change.
+
+    Example
+        template: {spec: {containers: [...]}}
+
+    Use instead
+        template: {spec: {restartPolicy: Never, containers: [...]}}
+    """
+
+    code = "SR504"
+    name = "restart-policy-unset"
+    severity = Severity.INFO
+    fix = "Set restartPolicy: Never in the worker Pod templates."
+
+    def check(self, ctx):
+        for group in groups(ctx, workers=True):
+            spec = group.cluster.spec
+            if not (autoscaling_enabled(spec) and autoscaler_v2(spec)):
+                continue
+            if pod_spec(group.spec).get("restartPolicy") in (None, ""):
+                yield self.finding(
+                    group.cluster.doc,
+                    group.at("template", "spec"),
+                    f"{group.label}: restartPolicy unset under autoscaler v2 (KubeRay makes it "
+                    "Never; say so)",
+                )
+
+
+@register
+class HeadWithoutGcsFt(Rule):
+    """A cluster with Spot workers whose head has no GCS fault tolerance.
+
+    What it does
+        Notes clusters with a worker group that can land on Spot pools and neither
+        `gcsFaultToleranceOptions` nor the `ray.io/ft-enabled` annotation.
+
+    Why is this bad?
+        Spot makes node loss routine. Worker loss is survivable (Ray retries tasks and
+        restarts actors), but if the head Pod is lost (its node upgraded or repaired, or a
+        misplaced head preempted) the GCS and every job's state go with it. GCS fault tolerance
+        keeps that state in Redis so workers reconnect to a new head.
+
+    Example
+        spec: {headGroupSpec: {...}, workerGroupSpecs: [...spot...]}
+
+    Use instead
+        spec: {gcsFaultToleranceOptions: {redisAddress: "redis:6379"}, ...}
+    """
+
+    code = "SR506"
+    name = "head-without-gcs-ft"
+    severity = Severity.INFO
+    fix = "Set spec.gcsFaultToleranceOptions (Redis) so the cluster survives losing its head."
+
+    def check(self, ctx):
+        for cluster in ctx.clusters:
+            if gcs_ft_enabled(cluster):
+                continue
+            spot = [
+                g.name
+                for g in groups(ctx, workers=True)
+                if g.cluster is cluster
+                and any(p.spot for p in ctx.placement(cluster, g.spec, g.path).pools)
+            ]
+            if spot:
+                yield self.finding(
+                    cluster.doc,
+                    cluster.at("headGroupSpec"),
+                    f"{cluster.kind} {cluster.name!r}: worker groups {', '.join(spot)} run on "
+                    "Spot but the head has no GCS fault tolerance",
+                )
