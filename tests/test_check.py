@@ -302,3 +302,60 @@ def test_fuzz_check_never_crashes(tmp_path_factory, text, suffix):
         return
     for finding in run_checks(docs):
         assert finding.code in RULES
+
+
+POOL_FILE = """\
+nodePools:
+- name: small-worker
+  machine: e2-standard-2
+  spot: true
+  taints: ["dedicated=small-worker:NoSchedule"]
+  zones: [us-central1-a, us-central1-b]
+  max_nodes: 4
+"""
+
+
+def test_pool_file_describes_pools_like_the_flag():
+    docs = Documents()
+    read_yaml(POOL_FILE, "pools.yaml", docs)
+    (pool,) = docs.pools
+    flag = spotray._check.parse_pool_flag(
+        "name=small-worker,machine=e2-standard-2,spot=true,"
+        "taint=dedicated=small-worker:NoSchedule,zones=us-central1-a;us-central1-b,max_nodes=4"
+    )
+    assert (pool.name, pool.machine_type, pool.spot, pool.taints, pool.zones) == (
+        flag.name,
+        flag.machine_type,
+        flag.spot,
+        flag.taints,
+        flag.zones,
+    )
+    assert pool.max_nodes == flag.max_nodes == 4 and pool.region == "us-central1"
+    assert (pool.file, pool.line) == ("pools.yaml", 2)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            ("machine: e2-standard-2", "machine: e2-standard-3"),
+            "pools.yaml:2:3: nodePools[0]: machine",
+        ),
+        (("spot: true", "spot: maybe"), "nodePools[0]: spot: must be true or false"),
+        (("max_nodes: 4", "max_nodes: four"), "nodePools[0]: max_nodes: 'four' is not a whole"),
+        (("max_nodes: 4", "maxnodes: 4"), "nodePools[0]: maxnodes: unknown key"),
+        (
+            ("NoSchedule", "NO_SCHEDULE"),
+            "nodePools[0]: taint: 'dedicated=small-worker:NO_SCHEDULE'",
+        ),
+    ],
+)
+def test_bad_pool_file_is_input_error_with_line_and_field(
+    tmp_path, capsys, monkeypatch, edit, message
+):
+    (tmp_path / "pools.yaml").write_text(POOL_FILE.replace(*edit))
+    cluster = shared("seed", "ray-cluster.yaml")
+    monkeypatch.chdir(tmp_path)
+    assert main(["check", str(cluster), "pools.yaml"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

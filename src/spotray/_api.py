@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ._plan import Plan, resolve_plan
+from ._plan import Plan
+from ._plan._resolve import resolve_plan
 from ._render import Rendered
 from ._render import render as _render_plan
 from ._spec import Spec

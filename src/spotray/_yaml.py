@@ -18,9 +18,28 @@ import yaml
 from ._errors import InputError
 
 try:  # the C loader is several times faster; fall back to pure Python where it is missing
-    _Loader = yaml.CSafeLoader
+    _Base = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover
-    _Loader = yaml.SafeLoader
+    _Base = yaml.SafeLoader
+
+_STR = "tag:yaml.org,2002:str"
+_TAGS: dict[tuple[str, tuple[bool, bool]], str] = {}  # (scalar, implicit) -> resolved tag
+
+
+class _Loader(_Base):  # type: ignore[valid-type, misc]
+    """The safe loader with a memo of implicit scalar tags (manifests repeat their scalars)."""
+
+    def resolve(self, kind, value, implicit):
+        if kind is not yaml.ScalarNode:
+            return super().resolve(kind, value, implicit)
+        key = (value, implicit)
+        tag = _TAGS.get(key)
+        if tag is None:
+            if len(_TAGS) > 50_000:
+                _TAGS.clear()
+            tag = _TAGS[key] = super().resolve(kind, value, implicit)
+        return tag
+
 
 Path = tuple[str | int, ...]
 _MAX_NODES = 200_000
@@ -67,6 +86,8 @@ class _Builder:
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        if node.tag == _STR:  # the common case, without the constructor's bookkeeping
+            return node.value
         return self.constructor.construct_object(node, deep=True)
 
     def _mapping(self, node: yaml.MappingNode, path: Path) -> dict:
@@ -78,7 +99,11 @@ class _Builder:
             )
             if not isinstance(key_node, yaml.ScalarNode):
                 raise InputError(f"{where}: mapping keys must be plain scalars")
-            key = self.constructor.construct_object(key_node)
+            key = (
+                key_node.value
+                if key_node.tag == _STR
+                else self.constructor.construct_object(key_node)
+            )
             if isinstance(key, bytes | list | dict):  # pragma: no cover - scalars only
                 raise InputError(f"{where}: unsupported key {key!r}")
             if key in out:

@@ -10,16 +10,16 @@ import sys
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from . import _api
 from ._errors import InputError, SpecError, SpotrayError
-from ._plan import Plan
-from ._spec import load_spec
+
+if TYPE_CHECKING:
+    from ._plan import Plan
 
 app = typer.Typer(
     name="spotray",
@@ -50,6 +50,9 @@ def _errors() -> Iterator[None]:
 
 
 def _load_plan(spec_path: Path) -> Plan:
+    from . import _api
+    from ._spec import load_spec
+
     return _api.plan(load_spec(spec_path))
 
 
@@ -65,6 +68,9 @@ def render(
 ) -> None:
     """Render GKE node pools (node-pools.tf) and a KubeRay RayCluster (raycluster.yaml)."""
     with _errors():
+        from . import _api
+        from ._spec import load_spec
+
         rendered = _api.render(load_spec(spec), source=str(spec))
         if stdout:
             for name, text in rendered.files.items():
@@ -213,6 +219,8 @@ def check(
         if spec is None and not paths:
             raise InputError("give files to check, or --spec SPEC")
         if spec is not None:
+            from ._spec import load_spec
+
             findings = check_spec(load_spec(spec), select=select, ignore=ignore)
         else:
             docs = read_paths([str(p) for p in paths or []])

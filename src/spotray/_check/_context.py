@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -74,33 +75,37 @@ class Context:
     def pools(self) -> list[Pool]:
         return self.docs.pools
 
-    _placements: dict[tuple[int, Path], Placement] = field(default_factory=dict)
+    _placements: dict[str, Placement] = field(default_factory=dict)
 
     def placement(self, cluster: ClusterDoc, group: dict, path: Path) -> Placement:
-        key = (id(cluster), path)
+        """Which pools the group's Pods can land on (cached by what scheduling reads)."""
+        spec = pod_spec(group)
+        scheduling = {k: spec.get(k) for k in ("nodeSelector", "affinity", "tolerations")}
+        key = json.dumps(scheduling, sort_keys=True, default=str)
         if key not in self._placements:
-            spec = pod_spec(group)
-            landed, rejected, unknown = [], {}, []
-            for pool in self.pools:
-                if pool.taints is None:
-                    unknown.append(f"pool {pool.name!r}: taints unknown")
-                zones = pool.zones or (None,)
-                verdicts = [
-                    can_schedule(
-                        spec,
-                        {**pool.node_labels, **({ZONE: z} if z else {})},
-                        pool.taints or (),
-                    )
-                    for z in zones
-                ]
-                verdict = next((v for v in verdicts if v.fits), verdicts[0])
-                if verdict.fits:
-                    landed.append(pool)
-                else:
-                    rejected[pool.name] = verdict.reasons
-                unknown.extend(verdict.unknown)
-            self._placements[key] = Placement(landed, rejected, unknown)
+            self._placements[key] = self._place(scheduling, by_zone=ZONE in key)
         return self._placements[key]
+
+    def _place(self, spec: dict, *, by_zone: bool) -> Placement:
+        landed, rejected, unknown = [], {}, []
+        for pool in self.pools:
+            if pool.taints is None:
+                unknown.append(f"pool {pool.name!r}: taints unknown")
+            # a pool's nodes differ only in their zone label: try each zone only when the
+            # Pod's placement mentions zones
+            zones = (pool.zones or (None,)) if by_zone else (None,)
+            labels = pool.node_labels
+            verdicts = [
+                can_schedule(spec, {**labels, **({ZONE: z} if z else {})}, pool.taints or ())
+                for z in zones
+            ]
+            verdict = next((v for v in verdicts if v.fits), verdicts[0])
+            if verdict.fits:
+                landed.append(pool)
+            else:
+                rejected[pool.name] = verdict.reasons
+            unknown.extend(verdict.unknown)
+        return Placement(landed, rejected, unknown)
 
 
 # --- what KubeRay derives from a RayCluster spec (its utils: IsAutoscalingEnabled & co.) ---

@@ -173,6 +173,9 @@ def read_yaml(text: str, file: str, docs: Documents) -> None:
             if kind != "RayCluster" and not (isinstance(holder, dict) and prefix[-1] in holder):
                 continue  # a RayJob that selects an existing cluster
             docs.clusters.append(ClusterDoc(doc=doc, kind=kind, name=str(name), prefix=prefix))
+        elif kind is None and "nodePools" in data:
+            read_pool_file(doc, docs)
+            found += 1
         elif kind is None or "apiVersion" not in data:
             raise InputError(f"{file}: a document without `kind` or `apiVersion`")
         elif str(data.get("apiVersion", "")).startswith("ray.io/"):
@@ -296,61 +299,123 @@ def read_terraform(text: str, file: str, docs: Documents) -> None:
         docs.pools.append(pool_from_terraform(body, address, file, text))
 
 
+POOL_KEYS = {
+    "name": "the GKE node pool name (required)",
+    "machine": "machine type, e.g. e2-standard-4",
+    "spot": "true for a Spot pool (default false)",
+    "taint": "key[=value]:Effect, repeatable (taints: a list in YAML)",
+    "label": "key=value node label, repeatable (labels: a mapping in YAML)",
+    "zones": "zones the pool's nodes run in (';'-separated in a flag)",
+    "region": "the pool's region (default: from the zones)",
+    "max_nodes": "most nodes the pool autoscales to, over all zones",
+    "gpu": "accelerator type, e.g. nvidia-tesla-t4",
+    "gpus": "accelerators per node (default 1 with gpu)",
+}
+_TAINT = re.compile(r"^([^=:]+)(?:=([^:]*))?:(NoSchedule|PreferNoSchedule|NoExecute)$")
+
+
+def pool_from_fields(fields: dict[str, Any], where: str, *, file: str, line: int | None) -> Pool:
+    """A Pool from a `--pool` flag's or a pool file's fields; `where` prefixes errors."""
+
+    def bad(key: str, why: str) -> InputError:
+        return InputError(f"{where}: {key}: {why}")
+
+    unknown = sorted(set(fields) - set(POOL_KEYS) - {"taints", "labels", "maxNodes"})
+    if unknown:
+        raise bad(unknown[0], f"unknown key; known: {', '.join(sorted(POOL_KEYS))}")
+    name = fields.get("name")
+    if not isinstance(name, str) or not name:
+        raise bad("name", "required (a string)")
+    taints = []
+    for taint in _as_list(fields.get("taint", fields.get("taints", []))):
+        m = _TAINT.match(str(taint))
+        if not m:
+            raise bad("taint", f"{taint!r} is not key[=value]:Effect")
+        taints.append(NodeTaint(m[1], m[2] or "", m[3]))
+    labels = fields.get("labels", {})
+    if not isinstance(labels, dict):
+        raise bad("labels", "must be a mapping")
+    labels = {str(k): str(v) for k, v in labels.items()}
+    for label in _as_list(fields.get("label", [])):
+        key, sep, val = str(label).partition("=")
+        if not sep:
+            raise bad("label", f"{label!r} is not key=value")
+        labels[key] = val
+    spot = str(fields.get("spot", "false")).lower()
+    if spot not in ("true", "false"):
+        raise bad("spot", "must be true or false")
+    machine = fields.get("machine")
+    if machine is not None and catalog().machine(str(machine)) is None:
+        raise bad("machine", f"unknown machine type {machine!r}")
+    zones = fields.get("zones")
+    if isinstance(zones, str):
+        zones = zones.split(";")
+    if zones is not None and not isinstance(zones, list):
+        raise bad("zones", "must be a list of zone names")
+    region = fields.get("region")
+    if region is None and zones:
+        region = str(zones[0]).rsplit("-", 1)[0]
+    counts = {}
+    for key in ("max_nodes", "gpus"):
+        raw = fields.get(key, fields.get("maxNodes") if key == "max_nodes" else None)
+        if raw is None:
+            continue
+        try:
+            counts[key] = int(str(raw))
+        except ValueError:
+            raise bad(key, f"{raw!r} is not a whole number") from None
+        if counts[key] < 0:
+            raise bad(key, "must not be negative")
+    gpu = fields.get("gpu")
+    return Pool(
+        name=name,
+        file=file,
+        line=line,
+        machine_type=str(machine) if machine is not None else None,
+        spot=spot == "true",
+        taints=tuple(taints),
+        labels=labels,
+        region=str(region) if region else None,
+        zones=tuple(str(z) for z in zones) if zones else None,
+        gpu_type=str(gpu) if gpu else None,
+        gpu_count=counts.get("gpus", 1 if gpu else 0),
+        total_max_nodes=counts.get("max_nodes"),
+    )
+
+
+def _as_list(value: object) -> list:
+    return value if isinstance(value, list) else [value]
+
+
 def parse_pool_flag(value: str) -> Pool:
     """`name=small-worker,machine=e2-standard-2,spot=true,taint=k=v:NoSchedule,zones=a;b`."""
-    fields: dict[str, list[str]] = {}
+    fields: dict[str, Any] = {}
     for part in value.split(","):
         key, sep, val = part.partition("=")
         if not sep:
             raise InputError(f"--pool {value!r}: {part!r} is not key=value")
-        fields.setdefault(key.strip(), []).append(val.strip())
-    unknown = set(fields) - {
-        "name",
-        "machine",
-        "spot",
-        "taint",
-        "label",
-        "zones",
-        "max_nodes",
-        "gpu",
-        "gpus",
-    }
-    if unknown:
-        raise InputError(f"--pool {value!r}: unknown key(s) {sorted(unknown)}")
-    if "name" not in fields:
-        raise InputError(f"--pool {value!r}: name= is required")
-    taints = []
-    for taint in fields.get("taint", []):
-        m = re.match(r"^([^=:]+)(?:=([^:]*))?:(NoSchedule|PreferNoSchedule|NoExecute)$", taint)
-        if not m:
-            raise InputError(f"--pool {value!r}: taint {taint!r} is not key[=value]:Effect")
-        taints.append(NodeTaint(m[1], m[2] or "", m[3]))
-    labels = {}
-    for label in fields.get("label", []):
-        key, sep, val = label.partition("=")
-        if not sep:
-            raise InputError(f"--pool {value!r}: label {label!r} is not key=value")
-        labels[key] = val
-    spot = fields.get("spot", ["false"])[0].lower()
-    if spot not in ("true", "false"):
-        raise InputError(f"--pool {value!r}: spot must be true or false")
-    machine = fields.get("machine", [None])[0]
-    if machine and catalog().machine(machine) is None:
-        raise InputError(f"--pool {value!r}: unknown machine type {machine!r}")
-    zones = tuple(fields["zones"][0].split(";")) if "zones" in fields else None
-    return Pool(
-        name=fields["name"][0],
-        file="--pool",
-        line=None,
-        machine_type=machine,
-        spot=spot == "true",
-        taints=tuple(taints),
-        labels=labels,
-        zones=zones,
-        gpu_type=fields.get("gpu", [None])[0],
-        gpu_count=int(fields.get("gpus", ["1" if "gpu" in fields else "0"])[0]),
-        total_max_nodes=int(fields["max_nodes"][0]) if "max_nodes" in fields else None,
-    )
+        key, val = key.strip(), val.strip()
+        if key in ("taint", "label"):
+            fields.setdefault(key, []).append(val)
+        elif key in fields:
+            raise InputError(f"--pool {value!r}: {key}: given twice")
+        else:
+            fields[key] = val
+    return pool_from_fields(fields, f"--pool {value!r}", file="--pool", line=None)
+
+
+def read_pool_file(doc: Document, docs: Documents) -> None:
+    """A pool description: `nodePools: [{name: ..., machine: ..., spot: ..., taints: [...]}]`."""
+    items = doc.data.get("nodePools")
+    if not isinstance(items, list):
+        raise InputError(f"{doc.file}:{doc.locate(('nodePools',))[0]}: nodePools must be a list")
+    for i, item in enumerate(items):
+        line, column = doc.locate(("nodePools", i))
+        where = f"{doc.file}:{line}:{column}: nodePools[{i}]"
+        if not isinstance(item, dict):
+            raise InputError(f"{where}: must be a mapping")
+        docs.pools.append(pool_from_fields(item, where, file=doc.file, line=line))
+    docs.pools_given = True
 
 
 def read_paths(paths: list[str]) -> Documents:

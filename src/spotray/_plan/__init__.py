@@ -1,5 +1,7 @@
 """Spec → Plan: every derived number (pools, allocatable, pods per node, prices), once."""
 
+from __future__ import annotations
+
 from ._allocatable import Resources, allocatable, capacity, daemonset_overhead
 from ._catalog import GPU_RULES, ZONES, MachineType, Price, catalog, gpu_problem
 from ._model import (
@@ -13,7 +15,17 @@ from ._model import (
     filling_pod,
     pods_fitting,
 )
-from ._resolve import pods_per_node, resolve_plan
+
+
+def __getattr__(name: str):
+    # the resolver needs the spec models (pydantic); the checker, which only needs the
+    # model above, must not pay for them
+    if name in ("pods_per_node", "resolve_plan"):
+        from . import _resolve
+
+        return getattr(_resolve, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "GPU_RULES",

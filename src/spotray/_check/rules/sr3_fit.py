@@ -60,7 +60,7 @@ class PodFitsNoNode(Rule):
                 if avail is None:
                     continue
                 count, limited = pods_fitting(avail, req, MAX_PODS)
-                if count == 0:
+                if count == 0 and not (req.gpus and not avail.gpus):  # no GPUs at all: SR302
                     yield self.finding(
                         cluster.doc,
                         (*cpath, "resources"),

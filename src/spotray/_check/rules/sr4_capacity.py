@@ -20,8 +20,8 @@ class CapacityShort(Rule):
     What it does
         Compares `maxReplicas × numOfHosts` with what the pools the group can land on hold at
         their autoscaling maximum: max nodes (per zone × zones, or total) × Pods per node (the
-        fit model of SR3xx). Pools whose maximum or machine is unknown are not counted, and the
-        rule stays silent when none is known.
+        fit model of SR3xx). Pools whose maximum or machine is unknown, or where the Pod fits no
+        node (SR301), are not counted; the rule stays silent when no pool is counted.
 
     Why is this bad?
         The Ray autoscaler believes it may grow the group to `maxReplicas`; the Pods past the
@@ -57,6 +57,8 @@ class CapacityShort(Rule):
                 if avail is None or nodes is None:
                     continue
                 per_node, _ = pods_fitting(avail, req, MAX_PODS)
+                if per_node == 0:
+                    continue  # the Pod fits no node of this pool: SR301/SR302 say so
                 capacity += per_node * nodes
                 counted.append(f"{pool.name} {nodes}×{per_node}")
             if counted and top * hosts > capacity:

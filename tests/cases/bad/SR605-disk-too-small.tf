@@ -1,0 +1,25 @@
+# An 8 GB boot disk: GKE needs at least 10 GB.
+# expect: SR605
+resource "google_container_node_pool" "workers" {
+  name           = "workers"
+  cluster        = "ray"
+  location       = "us-central1"
+  node_locations = ["us-central1-a", "us-central1-b"]
+
+  autoscaling {
+    total_min_node_count = 0
+    total_max_node_count = 10
+    location_policy      = "ANY"
+  }
+
+  node_config {
+    machine_type = "e2-standard-4"
+    spot         = true
+    disk_size_gb = 8
+    taint {
+      key    = "dedicated"
+      value  = "workers"
+      effect = "NO_SCHEDULE"
+    }
+  }
+}
