@@ -119,7 +119,9 @@ def test_gpu_rules(machine, gpu, count, problem):
     if problem is None:
         assert found is None
     else:
-        assert problem in found
+        assert problem in found[1]
+        counts = ("exactly", "allows", "count ")
+        assert found[0] == ("count" if any(w in problem for w in counts) else "type")
 
 
 def test_bundled_gpus_are_implied():

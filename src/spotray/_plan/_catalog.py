@@ -130,11 +130,12 @@ def catalog() -> Catalog:
     return Catalog(machines=machines, source=raw["source"])
 
 
-def gpu_problem(machine: MachineType, gpu: str, count: int) -> str | None:
-    """Why `count` GPUs of type `gpu` cannot go on `machine`, or None if they can."""
+def gpu_problem(machine: MachineType, gpu: str, count: int) -> tuple[str, str] | None:
+    """Why `count` GPUs of type `gpu` cannot go on `machine`, as (field, message) where field
+    is `type` or `count` (what to change), or None if they can."""
     rule = GPU_RULES.get(gpu)
     if rule is None:
-        return f"unknown GPU type {gpu!r}; known: {', '.join(sorted(GPU_RULES))}"
+        return "type", f"unknown GPU type {gpu!r}; known: {', '.join(sorted(GPU_RULES))}"
     if count == 0:
         return None
     if rule.bundled or machine.bundled_gpus:
@@ -143,18 +144,21 @@ def gpu_problem(machine: MachineType, gpu: str, count: int) -> str | None:
             where = f"{rule.series.upper()} machine types" if rule.bundled else "N1 machine types"
             if machine.bundled_gpus:
                 have = ", ".join(f"{n} x {g}" for g, n in machine.bundled_gpus)
-                return f"{machine.name} comes with {have}; {gpu} is not available on it"
-            return f"{gpu} comes only with {where}, not with {machine.name}"
+                return "type", f"{machine.name} comes with {have}; {gpu} is not available on it"
+            return "type", f"{gpu} comes only with {where}, not with {machine.name}"
         if bundled[gpu] != count:
-            return f"{machine.name} comes with exactly {bundled[gpu]} x {gpu}, not {count}"
+            return "count", f"{machine.name} comes with exactly {bundled[gpu]} x {gpu}, not {count}"
         return None
     if machine.series != rule.series:
-        return f"{gpu} attaches only to {rule.series.upper()} machine types, not to {machine.name}"
+        return (
+            "type",
+            f"{gpu} attaches only to {rule.series.upper()} machine types, not to {machine.name}",
+        )
     if count not in rule.max_vcpus_by_count:
         allowed = ", ".join(str(c) for c in rule.max_vcpus_by_count)
-        return f"{gpu} count {count} is not allowed; allowed counts: {allowed}"
+        return "count", f"{gpu} count {count} is not allowed; allowed counts: {allowed}"
     if machine.vcpus > rule.max_vcpus_by_count[count]:
-        return (
+        return "count", (
             f"{count} x {gpu} allows at most {rule.max_vcpus_by_count[count]} vCPUs, "
             f"but {machine.name} has {machine.vcpus}"
         )

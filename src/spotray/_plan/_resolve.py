@@ -125,10 +125,8 @@ def _gpu(
     if group.gpu is not None:
         problem = gpu_problem(machine, group.gpu.type, group.gpu.count)
         if problem:
-            field = "type" if "unknown GPU" in problem or "not available" in problem else "count"
-            if "attaches only" in problem or "comes only" in problem:
-                field = "type"
-            problems.add((*path, "gpu", field), problem)
+            field, message = problem
+            problems.add((*path, "gpu", field), message)
             return None, 0
         return (group.gpu.type, group.gpu.count) if group.gpu.count else (None, 0)
     if machine.bundled_gpus:

@@ -203,7 +203,7 @@ class AcceleratorInvalid(Rule):
             problem = gpu_problem(machine, pool.gpu_type, pool.gpu_count)
             if problem:
                 yield self.finding(
-                    _at(pool, "guest_accelerator"), (), f"node pool {pool.name!r}: {problem}"
+                    _at(pool, "guest_accelerator"), (), f"node pool {pool.name!r}: {problem[1]}"
                 )
 
 
