@@ -188,3 +188,9 @@ def groups(ctx: Context, *, workers: bool = False) -> Iterator[Group]:
             group = Group(cluster, name, spec, path)
             if not (workers and group.head):
                 yield group
+
+
+def each_group(ctx: Context) -> Iterator[tuple[ClusterDoc, str, dict, Path]]:
+    """(cluster, group name, group spec, path) for every group: `groups` as plain tuples."""
+    for group in groups(ctx):
+        yield group.cluster, group.name, group.spec, group.path

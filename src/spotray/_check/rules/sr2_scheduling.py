@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .._context import pod_spec
+from .._context import each_group, pod_spec
 from .._finding import Severity
 from .._registry import Rule, register
 
@@ -14,11 +14,10 @@ def _names(pools) -> str:
 def _groups_with_pools(ctx):
     if not ctx.pools:
         return
-    for cluster in ctx.clusters:
-        for name, group, path in cluster.groups():
-            if name == "head" and not pod_spec(group):
-                continue  # no template at all: SR202 reports the head, SR201 would repeat it
-            yield cluster, name, group, path, ctx.placement(cluster, group, path)
+    for cluster, name, group, path in each_group(ctx):
+        if name == "head" and not pod_spec(group):
+            continue  # no template at all: SR202 reports the head, SR201 would repeat it
+        yield cluster, name, group, path, ctx.placement(cluster, group, path)
 
 
 @register
@@ -90,32 +89,29 @@ class HeadCanLandOnSpot(Rule):
     fix = "Pin the head to an on-demand pool with node affinity (gke-spot DoesNotExist)."
 
     def check(self, ctx):
-        for cluster in ctx.clusters:
-            for name, group, path in cluster.groups():
-                if name != "head":
-                    continue
-                spec = pod_spec(group)
-                affinity = (
-                    spec.get("affinity", {}) if isinstance(spec.get("affinity"), dict) else {}
+        for cluster, name, group, path in each_group(ctx):
+            if name != "head":
+                continue
+            spec = pod_spec(group)
+            affinity = spec.get("affinity", {}) if isinstance(spec.get("affinity"), dict) else {}
+            if not spec.get("nodeSelector") and not affinity.get("nodeAffinity"):
+                yield self.finding(
+                    cluster.doc,
+                    path,
+                    f"{cluster.kind} {cluster.name!r}: the head group has no placement "
+                    "(no node affinity or nodeSelector), so nothing keeps it off Spot nodes",
                 )
-                if not spec.get("nodeSelector") and not affinity.get("nodeAffinity"):
-                    yield self.finding(
-                        cluster.doc,
-                        path,
-                        f"{cluster.kind} {cluster.name!r}: the head group has no placement "
-                        "(no node affinity or nodeSelector), so nothing keeps it off Spot nodes",
-                    )
-                    continue
-                if not ctx.pools:
-                    continue
-                spot = [p for p in ctx.placement(cluster, group, path).pools if p.spot]
-                if spot:
-                    yield self.finding(
-                        cluster.doc,
-                        path,
-                        f"{cluster.kind} {cluster.name!r}: the head can land on Spot pool(s) "
-                        f"{_names(spot)}",
-                    )
+                continue
+            if not ctx.pools:
+                continue
+            spot = [p for p in ctx.placement(cluster, group, path).pools if p.spot]
+            if spot:
+                yield self.finding(
+                    cluster.doc,
+                    path,
+                    f"{cluster.kind} {cluster.name!r}: the head can land on Spot pool(s) "
+                    f"{_names(spot)}",
+                )
 
 
 @register

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..._plan import filling_pod, pods_fitting
 from ..._quantity import cpu_millis, memory_bytes
-from .._context import GPU, quantity, ray_container, requests_of
+from .._context import GPU, each_group, quantity, ray_container, requests_of
 from .._finding import Severity
 from .._registry import Rule, register
 
@@ -14,16 +14,15 @@ MAX_PODS = 110
 
 def _sized_groups(ctx):
     """(cluster, name, path, container path, requests, pools it can land on)."""
-    for cluster in ctx.clusters:
-        for name, group, path in cluster.groups():
-            found = ray_container(group)
-            if found is None:
-                continue
-            index, container = found
-            req = requests_of(container)
-            cpath = (*path, "template", "spec", "containers", index)
-            pools = ctx.placement(cluster, group, path).pools if ctx.pools else []
-            yield cluster, name, path, cpath, container, req, pools
+    for cluster, name, group, path in each_group(ctx):
+        found = ray_container(group)
+        if found is None:
+            continue
+        index, container = found
+        req = requests_of(container)
+        cpath = (*path, "template", "spec", "containers", index)
+        pools = ctx.placement(cluster, group, path).pools if ctx.pools else []
+        yield cluster, name, path, cpath, container, req, pools
 
 
 @register

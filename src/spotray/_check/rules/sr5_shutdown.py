@@ -5,6 +5,7 @@ from __future__ import annotations
 from .._context import (
     autoscaler_v2,
     autoscaling_enabled,
+    each_group,
     gcs_ft_enabled,
     groups,
     pod_spec,
@@ -22,10 +23,9 @@ GKE_SPOT_POD_WINDOW = 15  # default: 30 s node grace, of which 15 s for critical
 
 
 def _workers(ctx):
-    for cluster in ctx.clusters:
-        for name, group, path in cluster.groups():
-            if name != "head":
-                yield cluster, name, group, path
+    for cluster, name, group, path in each_group(ctx):
+        if name != "head":
+            yield cluster, name, group, path
 
 
 @register
@@ -54,25 +54,22 @@ class PreStopRayStop(Rule):
     fix = "Remove the preStop hook; rely on Ray's SIGTERM drain with a timeout inside the window."
 
     def check(self, ctx):
-        for cluster in ctx.clusters:
-            for name, group, path in cluster.groups():
-                containers = pod_spec(group).get("containers")
-                for i, container in enumerate(containers if isinstance(containers, list) else []):
-                    if not isinstance(container, dict):
-                        continue
-                    hook = container.get("lifecycle", {})
-                    hook = hook.get("preStop", {}) if isinstance(hook, dict) else {}
-                    command = (
-                        hook.get("exec", {}).get("command") if isinstance(hook, dict) else None
+        for cluster, name, group, path in each_group(ctx):
+            containers = pod_spec(group).get("containers")
+            for i, container in enumerate(containers if isinstance(containers, list) else []):
+                if not isinstance(container, dict):
+                    continue
+                hook = container.get("lifecycle", {})
+                hook = hook.get("preStop", {}) if isinstance(hook, dict) else {}
+                command = hook.get("exec", {}).get("command") if isinstance(hook, dict) else None
+                if isinstance(command, list) and "ray stop" in " ".join(map(str, command)):
+                    yield self.finding(
+                        cluster.doc,
+                        (*path, "template", "spec", "containers", i, "lifecycle", "preStop"),
+                        f"{cluster.kind} {cluster.name!r} group {name!r}: preStop runs "
+                        "`ray stop`, which KubeRay no longer recommends (it can hang Pod "
+                        "deletion); Ray drains on SIGTERM",
                     )
-                    if isinstance(command, list) and "ray stop" in " ".join(map(str, command)):
-                        yield self.finding(
-                            cluster.doc,
-                            (*path, "template", "spec", "containers", i, "lifecycle", "preStop"),
-                            f"{cluster.kind} {cluster.name!r} group {name!r}: preStop runs "
-                            "`ray stop`, which KubeRay no longer recommends (it can hang Pod "
-                            "deletion); Ray drains on SIGTERM",
-                        )
 
 
 def _window(ctx, cluster, group, path) -> int | None:
