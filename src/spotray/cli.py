@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     name="spotray",
-    help="Run Ray on GKE Spot VMs without losing work: render, explain, check.",
+    help="Run Ray on GKE Spot VMs without losing work: render, explain, check, and run "
+    "locally on a real Ray cluster whose Spot groups get preempted.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -252,6 +253,223 @@ def rule(code: Annotated[str, typer.Argument(help="A rule code, e.g. SR304.")]) 
         f"{found.code} ({found.name}) [{found.severity}]\n\n{found.doc()}\n\nFix: {found.fix}",
         markup=False,
     )
+
+
+# --- the local spot cluster (needs Ray: imported only here) ------------------------------
+
+LocalFlag = Annotated[
+    bool, typer.Option("--local", help="Run on this machine (the only target so far).")
+]
+NameOpt = Annotated[
+    str | None,
+    typer.Option("--name", help="The cluster (default: the only one running)."),
+]
+
+
+def _need_local(local: bool) -> None:
+    if not local:
+        raise InputError("only local clusters are supported so far: add --local")
+
+
+def _cluster(name: str | None):
+    from . import local as lc
+
+    if name:
+        found = lc.find(name)
+        if found is None:
+            raise InputError(f"no local cluster {name!r} is running")
+        return found
+    root = lc.state_root()
+    running = [c for c in (lc.find(p.name) for p in root.glob("*")) if c] if root.exists() else []
+    if not running:
+        raise InputError("no local cluster is running (start one with `spotray up SPEC --local`)")
+    if len(running) > 1:
+        names = ", ".join(c.name for c in running)
+        raise InputError(f"several local clusters are running ({names}): pass --name")
+    return running[0]
+
+
+@app.command()
+def up(
+    spec: SpecArg,
+    local: LocalFlag = False,
+    scale: Annotated[
+        float | None,
+        typer.Option(
+            help="Multiply the Pods' CPUs and memory by this (default: fit this machine)."
+        ),
+    ] = None,
+    time_scale: Annotated[
+        float, typer.Option(help="Compress the Spot shutdown window (and drain) by this factor.")
+    ] = 1.0,
+    provision_seconds: Annotated[
+        float, typer.Option(help="Seconds a new node takes before its raylet starts.")
+    ] = 2.0,
+) -> None:
+    """Start a real Ray cluster on this machine, shaped like the spec's worker groups."""
+    with _errors():
+        _need_local(local)
+        from . import local as lc
+
+        plan = _load_plan(spec)
+        with err.status("starting the head and the groups' minimum nodes..."):
+            cluster = lc.up(
+                plan, scale=scale, time_scale=time_scale, provision_seconds=provision_seconds
+            )
+        out.print(f"local cluster {cluster.name!r} is up")
+        out.print(f"  RAY_ADDRESS={cluster.address}   (and RAY_AUTH_MODE=disabled)")
+        out.print(f"  dashboard   {cluster.dashboard_url}")
+        out.print(f"  state, logs {cluster.state}")
+        _print_status(cluster)
+
+
+def _print_status(cluster) -> None:
+    from ._local._view import instances_table
+
+    out.print(instances_table(cluster.instances(), title=f"local cluster {cluster.name!r}"))
+
+
+@app.command()
+def status(name: NameOpt = None) -> None:
+    """Show a local cluster's nodes by group and state."""
+    with _errors():
+        cluster = _cluster(name)
+        _print_status(cluster)
+        from ._local._cluster import ray_nodes
+
+        alive = [n for n in ray_nodes(cluster) if n.state == "ALIVE"]
+        out.print(f"Ray sees {len(alive)} alive node(s); RAY_ADDRESS={cluster.address}")
+
+
+@app.command()
+def preempt(
+    group: Annotated[str, typer.Argument(help="A Spot worker group.")],
+    count: Annotated[int, typer.Option(help="How many running nodes.")] = 1,
+    share: Annotated[
+        float | None, typer.Option(help="A share of the group's nodes instead (mass preemption).")
+    ] = None,
+    name: NameOpt = None,
+) -> None:
+    """Preempt Spot nodes now: notice, SIGTERM, kill at the end of the window."""
+    with _errors():
+        cluster = _cluster(name)
+        try:
+            victims = cluster.preempt(group, count=count, share=share)
+        except RuntimeError as exc:
+            raise InputError(str(exc).split(": ", 2)[-1]) from None
+        out.print(f"preempting {len(victims)} node(s) of {group}: {', '.join(victims) or '-'}")
+
+
+@app.command()
+def down(name: NameOpt = None) -> None:
+    """Stop a local cluster: every process it started, and only those."""
+    with _errors():
+        cluster = _cluster(name)
+        cluster.down()
+        out.print(f"local cluster {cluster.name!r} is down")
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def run(
+    ctx: typer.Context,
+    spec: SpecArg,
+    local: LocalFlag = False,
+    preempt_every: Annotated[
+        float | None,
+        typer.Option(
+            "--preempt-rate",
+            help="Mean seconds between preemptions of each Spot node (a Poisson process).",
+        ),
+    ] = None,
+    trace: Annotated[
+        Path | None, typer.Option(help="Preemptions from a CSV trace: time,group,count.")
+    ] = None,
+    stockout: Annotated[
+        list[str] | None,
+        typer.Option(help="GROUP:START:SECONDS: no capacity for GROUP for a while (repeatable)."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the preemption schedule.")] = 0,
+    time_scale: Annotated[float, typer.Option(help="Compress the Spot shutdown window.")] = 1.0,
+    scale: Annotated[float | None, typer.Option(help="Resource scale (see `up`).")] = None,
+    report: Annotated[Path | None, typer.Option(help="Write the report as JSON here.")] = None,
+    keep: Annotated[bool, typer.Option(help="Leave the cluster up afterwards.")] = False,
+    horizon: Annotated[float, typer.Option(help="Seconds of preemption schedule to draw.")] = 3600,
+) -> None:
+    """Run a job (after `--`) on the local cluster with Spot preemptions, then report."""
+    with _errors():
+        _need_local(local)
+        argv = list(ctx.args)
+        if not argv:
+            raise InputError("give the job after `--`, e.g. -- python examples/batch_job.py")
+        from rich.live import Live
+
+        from . import local as lc
+        from ._local._view import instances_table, report_tables
+
+        plan = _load_plan(spec)
+        spot = {g.name: g.max_replicas for g in plan.workers if g.pool.spot}
+        preemptions = []
+        if preempt_every is not None:
+            if preempt_every <= 0:
+                raise InputError("--preempt-rate must be a positive number of seconds")
+            preemptions += lc.poisson(spot, preempt_every, horizon, seed)
+        if trace is not None:
+            try:
+                text = trace.read_text()
+            except OSError as exc:
+                raise InputError(f"{trace}: cannot read: {exc}") from None
+            preemptions += lc.read_trace(text, str(trace), set(spot))
+        stockouts = [_stockout(s, {g.name for g in plan.workers}) for s in stockout or []]
+        cluster = lc.find(plan.name)
+        started = cluster is None
+        if started:
+            with err.status("starting the local cluster..."):
+                cluster = lc.up(plan, scale=scale, time_scale=time_scale)
+        try:
+            with Live(console=err, refresh_per_second=2, transient=True) as live:
+
+                def tick(elapsed: float, instances: list[dict]) -> None:
+                    live.update(
+                        instances_table(instances, title=f"{' '.join(argv)}  [{elapsed:.0f} s]")
+                    )
+
+                result = lc.run_job(
+                    cluster,
+                    argv,
+                    preemptions=preemptions,
+                    stockouts=stockouts,
+                    seed=seed,
+                    price_source=plan.price_source,
+                    on_tick=tick,
+                )
+        finally:
+            if started and not keep:
+                cluster.down()
+        logs = sorted((cluster.state / "logs").glob("job-*.log"))
+        if logs:
+            out.print(logs[-1].read_text(errors="replace").rstrip()[-2000:], markup=False)
+        for table in report_tables(result):
+            out.print(table)
+        if report is not None:
+            import json
+
+            report.write_text(json.dumps(result.to_json(), indent=2) + "\n")
+            out.print(f"report written to {report}")
+        if result.exit_code != 0:
+            raise typer.Exit(1)
+
+
+def _stockout(text: str, groups: set[str]):
+    from . import local as lc
+
+    parts = text.split(":")
+    try:
+        group, start, seconds = parts[0], float(parts[1]), float(parts[2])
+    except (IndexError, ValueError):
+        raise InputError(f"--stockout {text!r}: expected GROUP:START:SECONDS") from None
+    if group not in groups:
+        raise InputError(f"--stockout {text!r}: no worker group {group!r}")
+    return lc.Stockout(start, group, seconds)
 
 
 def main(argv: list[str] | None = None) -> int:

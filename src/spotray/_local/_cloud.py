@@ -1,0 +1,310 @@
+"""The emulated cloud behind the local cluster: instances (one raylet each), Spot preemptions,
+stockouts and provisioning delays, as GCE and GKE would do them.
+
+Ray's autoscaler asks it for nodes through spotray's node provider (an HTTP client, like a
+cloud provider's API client); `spotray preempt`, the preemption schedule and `spotray down`
+act on it too. A preemption follows GKE's order: the instance's metadata server reports
+`preempted: TRUE` (the notice), the node gets SIGTERM shortly after (Ray drains on it), and
+whatever is still running when the shutdown window ends is killed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import random
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ._metadata import InstanceMetadata, MetadataServer
+from ._shape import LocalGroup
+
+NOTICE_TO_SIGTERM_SECONDS = 1.0  # GKE: the node starts shutting down Pods right after the notice
+STOP_GRACE_SECONDS = 10.0  # scale-down and `down`: SIGTERM, then kill after this long
+
+
+class Stockout(Exception):
+    """The group cannot get capacity now (GCE's ZONE_RESOURCE_POOL_EXHAUSTED)."""
+
+
+@dataclass
+class Instance:
+    id: str
+    group: str
+    kind: str  # "head" | "worker"
+    spot: bool
+    tags: dict[str, str]
+    state: str = "provisioning"  # provisioning | running | stopping | terminated
+    created: float = 0.0
+    running_at: float | None = None
+    noticed_at: float | None = None
+    terminated_at: float | None = None
+    reason: str | None = None  # preempted | scaled-down | down | exited
+    pid: int | None = None
+    metadata_host: str | None = None
+    replacement: bool = False  # launched after a preemption of its group
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Cloud:
+    """All instances of one local cluster; thread-safe; owns their processes."""
+
+    groups: dict[str, LocalGroup]
+    launch: Callable[[Instance, LocalGroup | None], subprocess.Popen]
+    project: str = "spotray-local"
+    window_seconds: float = 15.0  # the Pods' share of the Spot shutdown window (time-scaled)
+    notice_seconds: float = NOTICE_TO_SIGTERM_SECONDS
+    provision_seconds: float = 0.0
+    clock: Callable[[], float] = time.monotonic
+    events: list[dict] = field(default_factory=list)
+    instances: dict[str, Instance] = field(default_factory=dict)
+    _procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+    _servers: dict[str, MetadataServer] = field(default_factory=dict)
+    _stockouts: dict[str, float] = field(default_factory=dict)  # group -> until (clock)
+    _preempted_groups: set[str] = field(default_factory=set)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+    _ids: itertools.count = field(default_factory=itertools.count)
+    _start: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._start = self.clock()
+
+    def now(self) -> float:
+        return round(self.clock() - self._start, 3)
+
+    def _event(self, kind: str, inst: Instance | None = None, **extra) -> None:
+        entry = {"t": self.now(), "event": kind, **extra}
+        if inst is not None:
+            entry.update(instance=inst.id, group=inst.group)
+        self.events.append(entry)
+
+    # --- what the autoscaler's node provider calls -------------------------------------
+
+    def create(self, group: str, count: int, tags: dict[str, str]) -> list[str]:
+        """Start `count` instances of `group` (after the provisioning delay)."""
+        with self._lock:
+            spec = self.groups.get(group)
+            if spec is None:
+                raise KeyError(f"unknown group {group!r}")
+            until = self._stockouts.get(group)
+            if until is not None and self.clock() < until:
+                self._event("stockout-refused", group=group, count=count)
+                raise Stockout(f"no {spec.machine_type} capacity for {group} (stockout)")
+            ids = []
+            for _ in range(count):
+                inst = Instance(
+                    id=f"{group}-{next(self._ids):04d}",
+                    group=group,
+                    kind="worker",
+                    spot=spec.spot,
+                    tags=dict(tags),
+                    created=self.now(),
+                    replacement=group in self._preempted_groups,
+                )
+                self.instances[inst.id] = inst
+                self._event("launch", inst)
+                ids.append(inst.id)
+                threading.Thread(target=self._boot, args=(inst, spec), daemon=True).start()
+            return ids
+
+    def add_head(self, tags: dict[str, str]) -> Instance:
+        with self._lock:
+            inst = Instance(id="head", group="head", kind="head", spot=False, tags=dict(tags))
+            self.instances[inst.id] = inst
+            self._event("launch", inst)
+        self._boot(inst, None)
+        return inst
+
+    def _boot(self, inst: Instance, spec: LocalGroup | None) -> None:
+        if spec is not None and self.provision_seconds:
+            time.sleep(self.provision_seconds)
+        with self._lock:
+            if inst.state != "provisioning":
+                return  # terminated while provisioning
+            if spec is not None:
+                meta = InstanceMetadata(
+                    instance_id=str(abs(hash(inst.id)) % 10**19),
+                    name=inst.id,
+                    zone=spec.zone,
+                    machine_type=spec.machine_type,
+                    project=self.project,
+                )
+                server = MetadataServer(meta).start()
+                self._servers[inst.id] = server
+                inst.metadata_host = server.host
+            try:
+                proc = self.launch(inst, spec)
+            except OSError as exc:
+                inst.state, inst.reason = "terminated", f"launch failed: {exc}"
+                inst.terminated_at = self.now()
+                self._event("launch-failed", inst, error=str(exc))
+                return
+            self._procs[inst.id] = proc
+            inst.pid = proc.pid
+            inst.state, inst.running_at = "running", self.now()
+            self._event("running", inst)
+        threading.Thread(target=self._reap, args=(inst, proc), daemon=True).start()
+
+    def _reap(self, inst: Instance, proc: subprocess.Popen) -> None:
+        proc.wait()
+        with self._lock:
+            if inst.state != "terminated":
+                inst.state, inst.terminated_at = "terminated", self.now()
+                inst.reason = inst.reason or "exited"
+                self._event("exited", inst, code=proc.returncode)
+            server = self._servers.pop(inst.id, None)
+        if server:
+            server.stop()
+
+    def terminate(self, instance_id: str) -> None:
+        """The autoscaler scales a node down: SIGTERM, then kill after a grace period."""
+        with self._lock:
+            inst = self.instances.get(instance_id)
+            if inst is None or inst.state == "terminated":
+                return
+            inst.reason = inst.reason or "scaled-down"
+            self._event("terminate", inst)
+        self._stop(inst, STOP_GRACE_SECONDS)
+
+    def alive(self, kind: str | None = None) -> list[Instance]:
+        with self._lock:
+            return [
+                i
+                for i in self.instances.values()
+                if i.state != "terminated" and (kind is None or i.kind == kind)
+            ]
+
+    # --- Spot behaviour ------------------------------------------------------------------
+
+    def stockout(self, group: str, seconds: float) -> None:
+        with self._lock:
+            if group not in self.groups:
+                raise KeyError(f"unknown group {group!r}")
+            self._stockouts[group] = self.clock() + seconds
+            self._event("stockout", group=group, seconds=seconds)
+
+    def preempt(
+        self,
+        group: str,
+        *,
+        count: int = 1,
+        share: float | None = None,
+        slot: int | None = None,
+        rng: random.Random | None = None,
+    ) -> list[str]:
+        """Preempt running Spot nodes of `group`: by launch-order slot, a share, or `count`
+        chosen at random. Returns the instances that got a notice."""
+        with self._lock:
+            spec = self.groups.get(group)
+            if spec is None:
+                raise KeyError(f"unknown group {group!r}")
+            if not spec.spot:
+                raise ValueError(f"group {group!r} is on-demand: it is never preempted")
+            running = sorted(
+                (i for i in self.alive("worker") if i.group == group and i.noticed_at is None),
+                key=lambda i: (i.created, i.id),
+            )
+            running = [i for i in running if i.state == "running"]
+            if slot is not None:
+                victims = [running[slot]] if slot < len(running) else []
+            else:
+                n = round(len(running) * share) if share is not None else count
+                victims = (rng or random.Random()).sample(running, min(n, len(running)))
+            for inst in victims:
+                inst.noticed_at = self.now()
+                inst.reason = "preempted"
+                self._preempted_groups.add(group)
+                server = self._servers.get(inst.id)
+                if server:
+                    server.meta.set_preempted()
+                self._event("notice", inst)
+                threading.Thread(target=self._preemption, args=(inst,), daemon=True).start()
+            return [i.id for i in victims]
+
+    def _preemption(self, inst: Instance) -> None:
+        time.sleep(self.notice_seconds)
+        self._stop(inst, max(0.0, self.window_seconds - self.notice_seconds), preempted=True)
+
+    def _stop(self, inst: Instance, grace: float, *, preempted: bool = False) -> None:
+        proc = self._procs.get(inst.id)
+        if proc is None or proc.poll() is not None:
+            with self._lock:
+                if inst.state != "terminated":
+                    inst.state, inst.terminated_at = "terminated", self.now()
+            return
+        tree = _tree(proc.pid)
+        with self._lock:
+            inst.state = "stopping"
+        _signal(proc.pid, signal.SIGTERM)
+        self._event("sigterm", inst)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+        leftover = [p for p in tree | _tree(proc.pid) if _exists(p)]
+        if leftover:
+            for pid in leftover:
+                _signal(pid, signal.SIGKILL)
+            self._event("kill", inst, processes=len(leftover), preempted=preempted)
+        proc.wait()
+        with self._lock:
+            if inst.state != "terminated":
+                inst.state, inst.terminated_at = "terminated", self.now()
+                self._event("terminated", inst, reason=inst.reason)
+
+    def shutdown(self, grace: float = 5.0) -> None:
+        """Stop every instance (workers first, then the head), and only those."""
+        workers = self.alive("worker")
+        for inst in workers:
+            inst.reason = inst.reason or "down"
+        threads = [threading.Thread(target=self._stop, args=(i, grace)) for i in workers]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for inst in self.alive("head"):
+            inst.reason = "down"
+            self._stop(inst, grace)
+
+
+def _tree(pid: int) -> set[int]:
+    """`pid` and all its descendants (snapshotted: children re-parented later are kept)."""
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        return {pid, *(c.pid for c in proc.children(recursive=True))}
+    except psutil.Error:
+        return set()
+
+
+def _exists(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _signal(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
+
+
+def ray_command() -> list[str]:
+    """The `ray` CLI of the Python running spotray (never a different installation)."""
+    import sys
+
+    script = Path(sys.executable).with_name("ray")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "import sys; from ray.scripts.scripts import main; main()"]

@@ -1,0 +1,314 @@
+"""The local cluster's controller: a background process that is the emulated cloud.
+
+It starts the head raylet (with Ray's autoscaler v2 and spotray's node provider), serves the
+cloud's HTTP API on loopback (used by the provider, `spotray status/preempt/down` and
+`spotray run`), hosts each worker's metadata server and plays the preemption schedule.
+`spotray up` starts it with `python -m spotray._local._controller STATE_DIR`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from ._cloud import Cloud, Instance, Stockout, ray_command
+from ._raybridge import (
+    ENV_AUTOSCALER_V2,
+    ENV_CLOUD_INSTANCE_ID,
+    ENV_NODE_TYPE_NAME,
+    ENV_UPDATE_INTERVAL,
+    tags,
+)
+from ._shape import HEAD_OBJECT_STORE_BYTES, OBJECT_STORE_BYTES, LocalGroup
+
+HEAD_TYPE = "ray.head.default"
+
+# Ray settings for every process of the local cluster, chosen for a machine that fakes many:
+# token auth off (all processes are ours, on loopback); failure detection in ~3 s instead of
+# ~14 s (health checks every 1 s, 3 misses), and gRPC keepalives that give up on a frozen node
+# in ~10 s instead of minutes.
+RAY_ENV = {
+    "RAY_AUTH_MODE": "disabled",
+    "RAY_health_check_initial_delay_ms": "1000",
+    "RAY_health_check_period_ms": "1000",
+    "RAY_health_check_timeout_ms": "1000",
+    "RAY_health_check_failure_threshold": "3",
+    "RAY_grpc_client_keepalive_time_ms": "5000",
+    "RAY_grpc_client_keepalive_timeout_ms": "5000",
+    ENV_AUTOSCALER_V2: "1",
+    ENV_UPDATE_INTERVAL: "1",
+    "RAY_USAGE_STATS_ENABLED": "0",
+}
+
+
+def launcher(config: dict, state: Path):
+    """Start a raylet for an instance: the head, or a worker of `group`."""
+    logs = state / "logs"
+    logs.mkdir(exist_ok=True)
+    gcs = f"127.0.0.1:{config['gcs_port']}"
+
+    def launch(inst: Instance, group: LocalGroup | None) -> subprocess.Popen:
+        env = {**os.environ, **RAY_ENV, ENV_CLOUD_INSTANCE_ID: inst.id}
+        if group is None:
+            env[ENV_NODE_TYPE_NAME] = HEAD_TYPE
+            cmd = [
+                *ray_command(),
+                "start",
+                "--head",
+                "--block",
+                "--node-ip-address=127.0.0.1",
+                f"--port={config['gcs_port']}",
+                "--num-cpus=0",
+                f"--object-store-memory={HEAD_OBJECT_STORE_BYTES}",
+                "--include-dashboard=true",
+                "--dashboard-host=127.0.0.1",
+                f"--dashboard-port={config['dashboard_port']}",
+                f"--autoscaling-config={state / 'autoscaler.yaml'}",
+                "--disable-usage-stats",
+            ]
+        else:
+            env[ENV_NODE_TYPE_NAME] = group.name
+            env["GCE_METADATA_HOST"] = inst.metadata_host or ""
+            env["GCE_METADATA_IP"] = inst.metadata_host or ""
+            env["RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S"] = str(config["drain_seconds"])
+            if group.spot:
+                env["RAY_NODE_MARKET_TYPE"] = "spot"
+            labels = ",".join(f"{k}={v}" for k, v in group.labels.items())
+            cmd = [
+                *ray_command(),
+                "start",
+                "--block",
+                "--node-ip-address=127.0.0.1",
+                f"--address={gcs}",
+                f"--num-cpus={group.cpus}",
+                f"--num-gpus={group.gpus}",
+                f"--memory={group.memory_bytes}",
+                f"--object-store-memory={OBJECT_STORE_BYTES}",
+                f"--labels={labels}",
+            ]
+        out = open(logs / f"{inst.id}.log", "ab")  # noqa: SIM115 - the child owns it
+        try:
+            return subprocess.Popen(
+                cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        finally:
+            out.close()
+
+    return launch
+
+
+def autoscaler_config(config: dict, controller_url: str) -> dict:
+    """Ray's cluster config: one node type per worker group, spotray's provider."""
+    types = {
+        HEAD_TYPE: {"resources": {"CPU": 0}, "node_config": {}, "max_workers": 0},
+    }
+    for g in config["groups"]:
+        group = LocalGroup(**g)
+        types[group.name] = {
+            "resources": group.resources,
+            "labels": group.labels,
+            "node_config": {},
+            "min_workers": group.min_nodes,
+            "max_workers": group.max_nodes,
+            "priority": group.priority,
+        }
+    return {
+        "cluster_name": config["name"],
+        "max_workers": sum(g["max_nodes"] for g in config["groups"]),
+        "upscaling_speed": 10.0,
+        "idle_timeout_minutes": config["idle_timeout_seconds"] / 60,
+        "provider": {
+            "type": "external",
+            "module": "spotray._local._provider.LocalSpotProvider",
+            "controller": controller_url,
+            "disable_node_updaters": True,
+            "disable_launch_config_check": True,
+        },
+        "auth": {"ssh_user": "ray"},
+        "available_node_types": types,
+        "head_node_type": HEAD_TYPE,
+        "docker": {},
+        "file_mounts": {},
+        "cluster_synced_files": [],
+        "file_mounts_sync_continuously": False,
+        "rsync_exclude": [],
+        "rsync_filter": [],
+        "initialization_commands": [],
+        "setup_commands": [],
+        "head_setup_commands": [],
+        "worker_setup_commands": [],
+        "head_start_ray_commands": [],
+        "worker_start_ray_commands": [],
+    }
+
+
+class Controller:
+    def __init__(self, config: dict, state: Path) -> None:
+        self.config = config
+        self.state = state
+        groups = {g["name"]: LocalGroup(**g) for g in config["groups"]}
+        self.cloud = Cloud(
+            groups=groups,
+            launch=launcher(config, state),
+            window_seconds=config["window_seconds"],
+            notice_seconds=config["notice_seconds"],
+            provision_seconds=config["provision_seconds"],
+        )
+        self.done = threading.Event()
+        self._schedule_cancelled = threading.Event()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _api(self))
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def serve(self) -> None:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        cfg = autoscaler_config(self.config, self.url)
+        (self.state / "autoscaler.yaml").write_text(json.dumps(cfg, indent=1))
+        t = tags()
+        self.cloud.add_head(
+            {
+                t.TAG_RAY_NODE_KIND: t.NODE_KIND_HEAD,
+                t.TAG_RAY_USER_NODE_TYPE: HEAD_TYPE,
+                t.TAG_RAY_NODE_NAME: "head",
+                t.TAG_RAY_NODE_STATUS: t.STATUS_UP_TO_DATE,
+            }
+        )
+        _write_json(self.state / "controller.json", {"pid": os.getpid(), "url": self.url})
+        self.done.wait()
+        self.cloud.shutdown()
+        self.server.shutdown()
+
+    def play(self, schedule: dict) -> None:
+        """Run a schedule: {"preemptions": [...], "stockouts": [...], "seed": N}."""
+        self._schedule_cancelled.set()  # one schedule at a time
+        cancelled = self._schedule_cancelled = threading.Event()
+        rng = random.Random(schedule.get("seed", 0))
+        start = time.monotonic()
+        items = [("stockout", s) for s in schedule.get("stockouts", [])]
+        items += [("preempt", p) for p in schedule.get("preemptions", [])]
+        items.sort(key=lambda item: item[1]["at"])
+
+        def run() -> None:
+            for kind, item in items:
+                delay = start + item["at"] - time.monotonic()
+                if cancelled.wait(max(0.0, delay)) or self.done.is_set():
+                    return
+                if kind == "stockout":
+                    self.cloud.stockout(item["group"], item["seconds"])
+                else:
+                    self.cloud.preempt(
+                        item["group"],
+                        count=item.get("count", 1),
+                        share=item.get("share"),
+                        slot=item.get("slot"),
+                        rng=rng,
+                    )
+
+        threading.Thread(target=run, daemon=True).start()
+
+
+def _api(controller: Controller):
+    cloud = controller.cloud
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def _reply(self, code: int, value) -> None:
+            data = json.dumps(value).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _body(self) -> dict:
+            length = int(self.headers.get("Content-Length") or 0)
+            return json.loads(self.rfile.read(length) or b"{}")
+
+        def do_GET(self) -> None:
+            if self.path == "/instances":
+                with cloud._lock:
+                    listing = [i.to_json() for i in cloud.instances.values()]
+                self._reply(200, listing)
+            elif self.path == "/events":
+                self._reply(200, list(cloud.events))
+            elif self.path == "/now":
+                self._reply(200, cloud.now())
+            elif self.path == "/config":
+                self._reply(200, controller.config)
+            else:
+                self._reply(404, {"error": "not found"})
+
+        def do_POST(self) -> None:
+            try:
+                body = self._body()
+                if self.path == "/instances":
+                    ids = cloud.create(body["group"], int(body.get("count", 1)), body["tags"])
+                    self._reply(200, ids)
+                elif self.path.startswith("/instances/") and self.path.endswith("/tags"):
+                    inst = cloud.instances[self.path.split("/")[2]]
+                    inst.tags.update(body)
+                    self._reply(200, inst.tags)
+                elif self.path == "/preempt":
+                    victims = cloud.preempt(
+                        body["group"], count=int(body.get("count", 1)), share=body.get("share")
+                    )
+                    self._reply(200, victims)
+                elif self.path == "/stockout":
+                    cloud.stockout(body["group"], float(body["seconds"]))
+                    self._reply(200, {"ok": True})
+                elif self.path == "/schedule/cancel":
+                    controller._schedule_cancelled.set()
+                    self._reply(200, {"ok": True})
+                elif self.path == "/schedule":
+                    controller.play(body)
+                    self._reply(200, {"ok": True})
+                elif self.path == "/shutdown":
+                    self._reply(200, {"ok": True})
+                    controller.done.set()
+                else:
+                    self._reply(404, {"error": "not found"})
+            except Stockout as exc:
+                self._reply(503, {"error": str(exc)})
+            except (KeyError, ValueError) as exc:
+                self._reply(400, {"error": str(exc)})
+
+        def do_DELETE(self) -> None:
+            if self.path.startswith("/instances/"):
+                node_id = self.path.split("/")[2]
+                threading.Thread(target=cloud.terminate, args=(node_id,), daemon=True).start()
+                self._reply(200, {"ok": True})
+            else:
+                self._reply(404, {"error": "not found"})
+
+    return Handler
+
+
+def _write_json(path: Path, value: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(value))
+    tmp.replace(path)
+
+
+def main(argv: list[str]) -> int:
+    state = Path(argv[0])
+    config = json.loads((state / "cluster.json").read_text())
+    controller = Controller(config, state)
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: controller.done.set())
+    controller.serve()
+    (state / "controller.json").unlink(missing_ok=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,93 @@
+"""Every private or unstable Ray API spotray uses, in one place.
+
+Ray's autoscaler has no public plugin API: a node provider subclasses
+`ray.autoscaler.node_provider.NodeProvider` and is loaded by the monitor from the cluster
+config (`provider.type: external`, `provider.module`); autoscaler v2 wraps it
+(`NodeProviderAdapter`) and matches its instances to Ray nodes by the raylet's
+`RAY_CLOUD_INSTANCE_ID`. Draining a node goes through the GCS client. If a Ray upgrade moves
+any of these, `tests/test_raybridge.py` fails here, loudly, rather than somewhere deep in a run.
+Import this module only where Ray is needed: `render` and `check` never load Ray.
+"""
+
+from __future__ import annotations
+
+RAY_VERSION_TESTED = "2.60.0"
+
+# Environment a worker raylet is started with, read by autoscaler v2 (instance ↔ Ray node).
+ENV_CLOUD_INSTANCE_ID = "RAY_CLOUD_INSTANCE_ID"
+ENV_NODE_TYPE_NAME = "RAY_NODE_TYPE_NAME"
+ENV_AUTOSCALER_V2 = "RAY_enable_autoscaler_v2"
+ENV_UPDATE_INTERVAL = "AUTOSCALER_UPDATE_INTERVAL_S"
+
+
+def node_provider_base():
+    """The v1 NodeProvider base class the autoscaler loads (`provider.type: external`)."""
+    from ray.autoscaler.node_provider import NodeProvider
+
+    return NodeProvider
+
+
+def tags():
+    """Ray's node tag keys and values (ray.autoscaler.tags), as a simple namespace."""
+    import ray.autoscaler.tags as t
+
+    return t
+
+
+def drain_node(gcs_address: str, node_id_hex: str, reason: str, message: str, deadline_ms: int):
+    """Ask the GCS to drain a node (reason "preemption" or "idle"); returns (accepted, why)."""
+    from ray._raylet import GcsClient
+    from ray.core.generated import autoscaler_pb2
+
+    code = {
+        "preemption": autoscaler_pb2.DrainNodeReason.DRAIN_NODE_REASON_PREEMPTION,
+        "idle": autoscaler_pb2.DrainNodeReason.DRAIN_NODE_REASON_IDLE_TERMINATION,
+    }[reason]
+    return GcsClient(address=gcs_address).drain_node(node_id_hex, code, message, deadline_ms)
+
+
+def check_compatible() -> list[str]:
+    """What spotray needs from Ray and did not find (empty: all present)."""
+    missing = []
+    try:
+        base = node_provider_base()
+        for name in ("non_terminated_nodes", "is_running", "node_tags", "terminate_node"):
+            if not hasattr(base, name):
+                missing.append(f"NodeProvider.{name}")
+        if not hasattr(base, "create_node_with_resources_and_labels"):
+            missing.append("NodeProvider.create_node_with_resources_and_labels")
+    except ImportError as exc:
+        missing.append(f"ray.autoscaler.node_provider ({exc})")
+    try:
+        t = tags()
+        for name in ("TAG_RAY_NODE_KIND", "TAG_RAY_USER_NODE_TYPE", "TAG_RAY_LAUNCH_REQUEST"):
+            if not hasattr(t, name):
+                missing.append(f"ray.autoscaler.tags.{name}")
+    except ImportError as exc:
+        missing.append(f"ray.autoscaler.tags ({exc})")
+    try:
+        from ray._raylet import GcsClient
+        from ray.core.generated import autoscaler_pb2
+
+        if not hasattr(GcsClient, "drain_node"):
+            missing.append("GcsClient.drain_node")
+        autoscaler_pb2.DrainNodeReason.DRAIN_NODE_REASON_PREEMPTION  # noqa: B018
+    except (ImportError, AttributeError) as exc:
+        missing.append(f"GCS drain API ({exc})")
+    try:
+        from ray.autoscaler.v2.instance_manager.node_provider import NodeProviderAdapter
+
+        if "RAY_CLOUD_INSTANCE_ID" not in _source_of_ray_node_matching():
+            missing.append("autoscaler v2 no longer matches instances by RAY_CLOUD_INSTANCE_ID")
+        del NodeProviderAdapter
+    except ImportError as exc:
+        missing.append(f"autoscaler v2 ({exc})")
+    return missing
+
+
+def _source_of_ray_node_matching() -> str:
+    import inspect
+
+    import ray._private.services as services
+
+    return inspect.getsource(services)

@@ -1,0 +1,122 @@
+"""What a local run did and what it would cost on GKE: pure functions over the cloud's record
+(instances, events) and Ray's task attempts (its state API).
+
+- makespan: the job's wall-clock seconds.
+- nodes per group: launched, preempted (got a notice), replaced (launched after a preemption
+  of its group), and node-seconds (running → gone, or → the end of the run).
+- task attempts: total, failed, retried (attempt_number > 0), and failed by node loss.
+- task-seconds: of finished attempts (work that counted) and failed ones (work lost);
+  goodput = counted / (counted + lost).
+- cost: each group's node-seconds, as GKE Pods of the plan's machine, at the group's own
+  market (Spot or on-demand) and, for comparison, all on-demand; prices per Pod-hour are the
+  node's price divided by Pods per node (the plan's price data, with its date and source).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class GroupReport:
+    name: str
+    spot: bool
+    launched: int = 0
+    preempted: int = 0
+    replaced: int = 0
+    node_seconds: float = 0.0
+    usd_as_run: float | None = 0.0
+    usd_on_demand: float | None = 0.0
+
+
+@dataclass
+class Report:
+    cluster: str
+    command: list[str]
+    exit_code: int
+    makespan_seconds: float
+    groups: list[GroupReport]
+    task_attempts: int
+    tasks: int
+    failed_attempts: int
+    retried_attempts: int
+    failed_by_cause: dict[str, int]
+    task_seconds_ok: float
+    task_seconds_lost: float
+    price_source: dict = field(default_factory=dict)
+    time_scale: float = 1.0
+    resource_scale: float = 1.0
+
+    @property
+    def goodput(self) -> float | None:
+        total = self.task_seconds_ok + self.task_seconds_lost
+        return self.task_seconds_ok / total if total else None
+
+    @property
+    def preempted(self) -> int:
+        return sum(g.preempted for g in self.groups)
+
+    def to_json(self) -> dict:
+        out = asdict(self)
+        out["goodput"] = self.goodput
+        out["usd_as_run"] = _sum(g.usd_as_run for g in self.groups)
+        out["usd_on_demand"] = _sum(g.usd_on_demand for g in self.groups)
+        return out
+
+
+def _sum(values) -> float | None:
+    values = list(values)
+    return None if any(v is None for v in values) else round(sum(values), 6)
+
+
+def group_reports(instances: list[dict], groups: list[dict], end: float) -> list[GroupReport]:
+    """Per worker group: counts and node-seconds from the cloud's instances (times in s)."""
+    out = []
+    for g in groups:
+        mine = [i for i in instances if i["group"] == g["name"] and i["kind"] == "worker"]
+        seconds = sum(
+            max(
+                0.0,
+                (i["terminated_at"] if i["terminated_at"] is not None else end) - i["running_at"],
+            )
+            for i in mine
+            if i["running_at"] is not None
+        )
+        own = g["usd_per_pod_hour_spot"] if g["spot"] else g["usd_per_pod_hour_on_demand"]
+        on_demand = g["usd_per_pod_hour_on_demand"]
+        out.append(
+            GroupReport(
+                name=g["name"],
+                spot=g["spot"],
+                launched=len(mine),
+                preempted=sum(1 for i in mine if i["noticed_at"] is not None),
+                replaced=sum(1 for i in mine if i["replacement"]),
+                node_seconds=round(seconds, 3),
+                usd_as_run=None if own is None else round(seconds / 3600 * own, 6),
+                usd_on_demand=None if on_demand is None else round(seconds / 3600 * on_demand, 6),
+            )
+        )
+    return out
+
+
+def task_summary(attempts: list[dict]) -> dict:
+    """Counts and seconds from Ray's task attempts (state API rows, as dicts)."""
+    normal = [a for a in attempts if a.get("type") in (None, "NORMAL_TASK", "ACTOR_TASK")]
+    failed = [a for a in normal if a.get("state") == "FAILED"]
+
+    def seconds(a: dict) -> float:
+        start, end = a.get("start_time_ms"), a.get("end_time_ms")
+        return (end - start) / 1000 if start and end and end >= start else 0.0
+
+    return {
+        "task_attempts": len(normal),
+        "tasks": len({a["task_id"] for a in normal}),
+        "failed_attempts": len(failed),
+        "retried_attempts": sum(1 for a in normal if a.get("attempt_number", 0) > 0),
+        "failed_by_cause": dict(Counter(str(a.get("error_type") or "UNKNOWN") for a in failed)),
+        "task_seconds_ok": round(
+            sum(seconds(a) for a in normal if a.get("state") == "FINISHED"), 3
+        ),
+        "task_seconds_lost": round(sum(seconds(a) for a in failed), 3),
+    }

@@ -1,0 +1,129 @@
+"""`spotray run --local`: run a job on the local cluster while Spot nodes are taken back, then
+report what happened (from the cloud's record and Ray's state API) and what it would cost."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+from ._cluster import LocalCluster
+from ._report import Report, group_reports, task_summary
+from ._schedule import Preemption, Stockout
+
+TASK_EVENTS_SETTLE_SECONDS = 3.0  # Ray reports task events about once a second
+
+
+def job_env(cluster: LocalCluster) -> dict[str, str]:
+    return {**os.environ, "RAY_ADDRESS": cluster.address, "RAY_AUTH_MODE": "disabled"}
+
+
+def run_job(
+    cluster: LocalCluster,
+    argv: list[str],
+    *,
+    preemptions: list[Preemption] = (),
+    stockouts: list[Stockout] = (),
+    seed: int = 0,
+    price_source: dict | None = None,
+    on_tick: Callable[[float, list[dict]], None] | None = None,
+    log: Path | None = None,
+) -> Report:
+    """Run `argv` with RAY_ADDRESS set, play the schedule meanwhile, and build the report."""
+    log = log or cluster.state / "logs" / f"job-{int(time.time())}.log"
+    jobs_before = job_ids(cluster)
+    cluster_begin = cluster.now()
+    cluster.play(list(preemptions), list(stockouts), seed=seed)
+    start = time.monotonic()
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(argv, env=job_env(cluster), stdout=out, stderr=subprocess.STDOUT)
+        while proc.poll() is None:
+            if on_tick:
+                on_tick(time.monotonic() - start, cluster.instances())
+            time.sleep(1.0)
+    makespan = time.monotonic() - start
+    cluster.cancel_schedule()
+    end = cluster.now()
+    attempts = settled_attempts(cluster, job_ids(cluster) - jobs_before)
+    instances = [_shift(i, cluster_begin) for i in cluster.instances()]
+    config = cluster.config
+    return Report(
+        cluster=cluster.name,
+        command=list(argv),
+        exit_code=proc.returncode,
+        makespan_seconds=round(makespan, 3),
+        groups=group_reports(instances, config["groups"], end - cluster_begin),
+        price_source=price_source or {},
+        time_scale=config["time_scale"],
+        resource_scale=config["scale"],
+        **task_summary(attempts),
+    )
+
+
+def _shift(inst: dict, begin: float) -> dict:
+    """Instance times relative to the run's start; nodes older than the run count from it."""
+    out = dict(inst)
+    for key in ("running_at", "noticed_at", "terminated_at"):
+        if out[key] is not None:
+            out[key] = max(0.0, out[key] - begin)
+    if out["terminated_at"] is not None and out["terminated_at"] <= 0:
+        out["running_at"] = None  # gone before the run: not part of it
+    return out
+
+
+def job_ids(cluster: LocalCluster) -> set[str]:
+    """The Ray jobs (drivers) the cluster has seen (Ray's state API)."""
+    from ray.util.state import list_jobs
+
+    jobs = list_jobs(address=cluster.dashboard_url, raise_on_missing_output=False)
+    return {j.job_id for j in jobs if j.job_id}
+
+
+def settled_attempts(cluster: LocalCluster, jobs: set[str]) -> list[dict]:
+    """Task attempts of `jobs`, once Ray has reported them all (Ray's state API)."""
+    from ray.util.state import list_tasks
+
+    address = cluster.dashboard_url
+    previous, attempts = -1, []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        attempts = []
+        for job in sorted(jobs):
+            rows = list_tasks(
+                address=address,
+                filters=[("job_id", "=", job)],
+                detail=True,
+                limit=10_000,
+                raise_on_missing_output=False,
+            )
+            attempts += [_row(r) for r in rows]
+        unfinished = [a for a in attempts if a["state"] not in ("FINISHED", "FAILED")]
+        if len(attempts) == previous and not unfinished:
+            break
+        previous = len(attempts)
+        time.sleep(TASK_EVENTS_SETTLE_SECONDS)
+    return attempts
+
+
+def _row(task) -> dict:
+    fields = (
+        "task_id",
+        "attempt_number",
+        "name",
+        "state",
+        "type",
+        "node_id",
+        "error_type",
+        "start_time_ms",
+        "end_time_ms",
+    )
+    data = asdict(task) if hasattr(task, "__dataclass_fields__") else dict(task)
+    return {k: _plain(data.get(k)) for k in fields}
+
+
+def _plain(value):
+    """Enum members (TaskType.NORMAL_TASK) as their names."""
+    return getattr(value, "name", value) if not isinstance(value, str | int | float) else value

@@ -1,0 +1,86 @@
+"""When Spot nodes are taken back: a seeded, reproducible schedule of preemptions and stockouts.
+
+A Poisson process per Spot group (mean seconds between preemptions *per node*) is drawn over
+the group's node slots (0 .. max nodes - 1): an event for slot k preempts the group's k-th
+running node (in launch order) if there is one, and nothing otherwise. So the schedule depends
+only on the seed, while what it hits depends on how many nodes run then, as on GKE.
+Traces (CSV `time,group,count`, count a number or a share like `50%`) replay exact events,
+including mass preemptions.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+from dataclasses import dataclass
+
+from .._errors import InputError
+
+
+@dataclass(frozen=True, order=True)
+class Preemption:
+    at: float  # seconds after the start
+    group: str
+    count: int = 1  # nodes, unless `share` is set
+    share: float | None = None  # a fraction of the group's running nodes (mass preemption)
+    slot: int | None = None  # Poisson events: which running node (launch order)
+
+
+@dataclass(frozen=True, order=True)
+class Stockout:
+    at: float
+    group: str
+    seconds: float
+
+
+def poisson(
+    groups: dict[str, int], mean_seconds: float, horizon: float, seed: int
+) -> list[Preemption]:
+    """Events for every group (name -> max nodes) until `horizon`, one stream per node slot."""
+    if mean_seconds <= 0:
+        raise ValueError("the mean time between preemptions must be positive")
+    rng = random.Random(seed)
+    events = []
+    for group in sorted(groups):
+        for slot in range(groups[group]):
+            at = rng.expovariate(1 / mean_seconds)
+            while at < horizon:
+                events.append(Preemption(round(at, 3), group, 1, None, slot))
+                at += rng.expovariate(1 / mean_seconds)
+    return sorted(events)
+
+
+def read_trace(text: str, file: str, groups: set[str]) -> list[Preemption]:
+    """`time,group,count` rows (a header row is optional); count `N` or `P%`."""
+    events = []
+    for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+        if not row or row[0].strip().startswith("#"):
+            continue
+        if number == 1 and row[0].strip().lower() == "time":
+            continue
+        where = f"{file}:{number}"
+        if len(row) != 3:
+            raise InputError(f"{where}: expected 3 columns time,group,count, got {len(row)}")
+        at_text, group, count_text = (c.strip() for c in row)
+        try:
+            at = float(at_text)
+        except ValueError:
+            raise InputError(f"{where}: time: {at_text!r} is not a number of seconds") from None
+        if at < 0:
+            raise InputError(f"{where}: time: must not be negative")
+        if group not in groups:
+            raise InputError(f"{where}: group: {group!r} is not a Spot group ({sorted(groups)})")
+        if count_text.endswith("%"):
+            try:
+                share = float(count_text[:-1]) / 100
+            except ValueError:
+                share = -1.0
+            if not 0 < share <= 1:
+                raise InputError(f"{where}: count: {count_text!r} is not a share in (0%, 100%]")
+            events.append(Preemption(at, group, 0, share))
+        else:
+            if not count_text.isdigit() or int(count_text) < 1:
+                raise InputError(f"{where}: count: {count_text!r} is not a positive whole number")
+            events.append(Preemption(at, group, int(count_text)))
+    return sorted(events)

@@ -1,0 +1,88 @@
+"""How the local cluster and a run's report look in a terminal (rich tables)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from rich.table import Table
+
+from ._report import Report
+
+STATES = ("provisioning", "running", "stopping", "terminated")
+
+
+def instances_table(instances: list[dict], title: str = "nodes") -> Table:
+    """Nodes by group and state, with how many were preempted."""
+    table = Table(title=title)
+    table.add_column("group")
+    table.add_column("market")
+    for state in STATES:
+        table.add_column(state, justify="right")
+    table.add_column("preempted", justify="right")
+    groups: dict[str, list[dict]] = {}
+    for inst in instances:
+        groups.setdefault(inst["group"], []).append(inst)
+    for name in sorted(groups, key=lambda g: (g != "head", g)):
+        mine = groups[name]
+        counts = Counter(i["state"] for i in mine)
+        market = "head" if name == "head" else ("spot" if mine[0]["spot"] else "on-demand")
+        table.add_row(
+            name,
+            market,
+            *(str(counts.get(s, 0)) for s in STATES),
+            str(sum(1 for i in mine if i["noticed_at"] is not None)),
+        )
+    return table
+
+
+def _usd(value: float | None) -> str:
+    return "n/a" if value is None else f"${value:.4f}"
+
+
+def report_tables(report: Report) -> list[Table]:
+    data = report.to_json()
+    groups = Table(title=f"run on local cluster {report.cluster!r}")
+    for column in ("group", "market", "launched", "preempted", "replaced", "node-seconds"):
+        groups.add_column(column, justify="left" if column in ("group", "market") else "right")
+    groups.add_column("cost as run", justify="right")
+    groups.add_column("all on-demand", justify="right")
+    for g in report.groups:
+        groups.add_row(
+            g.name,
+            "spot" if g.spot else "on-demand",
+            str(g.launched),
+            str(g.preempted),
+            str(g.replaced),
+            f"{g.node_seconds:.0f}",
+            _usd(g.usd_as_run),
+            _usd(g.usd_on_demand),
+        )
+    summary = Table(show_header=False, title="summary")
+    summary.add_column("what")
+    summary.add_column("value", justify="right")
+    goodput = report.goodput
+    causes = ", ".join(f"{k} {v}" for k, v in sorted(report.failed_by_cause.items())) or "none"
+    rows = [
+        ("job exit code", str(report.exit_code)),
+        ("makespan", f"{report.makespan_seconds:.1f} s"),
+        ("tasks / attempts", f"{report.tasks} / {report.task_attempts}"),
+        ("failed attempts (cause)", f"{report.failed_attempts} ({causes})"),
+        ("retried attempts", str(report.retried_attempts)),
+        (
+            "task-seconds counted / lost",
+            f"{report.task_seconds_ok:.1f} / {report.task_seconds_lost:.1f}",
+        ),
+        ("goodput", "n/a" if goodput is None else f"{goodput:.1%}"),
+        ("cost on GKE as run", _usd(data["usd_as_run"])),
+        ("cost on GKE all on-demand", _usd(data["usd_on_demand"])),
+    ]
+    if report.price_source:
+        rows.append(("prices", _price_note(report.price_source)))
+    for row in rows:
+        summary.add_row(*row)
+    return [groups, summary]
+
+
+def _price_note(source: dict) -> str:
+    date = source.get("generated") or source.get("date") or "?"
+    return f"{source.get('name', 'list prices')} ({date})"

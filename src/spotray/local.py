@@ -1,0 +1,40 @@
+"""The local spot cluster as a Python API (needs the `local` extra: Ray).
+
+import spotray
+from spotray import local
+
+plan = spotray.plan(spotray.load_spec("examples/seed.yaml"))
+cluster = local.up(plan, time_scale=3)
+report = local.run_job(cluster, ["python", "examples/batch_job.py"],
+                       preemptions=local.poisson({"small-group": 1}, 30, 300, seed=1))
+cluster.down()
+"""
+
+from __future__ import annotations
+
+from ._local._cluster import LocalCluster, LocalClusterError, find, state_root, up
+from ._local._metadata import InstanceMetadata, MetadataServer
+from ._local._report import GroupReport, Report
+from ._local._run import run_job
+from ._local._schedule import Preemption, Stockout, poisson, read_trace
+from ._local._shape import LocalGroup, default_scale, local_groups
+
+__all__ = [
+    "GroupReport",
+    "InstanceMetadata",
+    "LocalCluster",
+    "LocalClusterError",
+    "LocalGroup",
+    "MetadataServer",
+    "Preemption",
+    "Report",
+    "Stockout",
+    "default_scale",
+    "find",
+    "local_groups",
+    "poisson",
+    "read_trace",
+    "run_job",
+    "state_root",
+    "up",
+]
