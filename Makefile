@@ -9,13 +9,18 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[local,test]"
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/spotray render examples/seed.yaml --stdout
+	$(BIN)/spotray render examples/seed.yaml -o out/seed
 	$(BIN)/spotray explain examples/seed.yaml
-	$(BIN)/spotray explain examples/recommended.yaml
+	$(BIN)/spotray check --spec examples/seed.yaml
+	@echo "--- the article's own files, as written (their known faults; exit 1 expected):"
+	-$(BIN)/spotray check ../shared/seed/ray-cluster.yaml ../shared/seed/nodepool.tf
+	@echo "--- the example job on a local Ray cluster shaped like the seed, with Spot preemptions:"
+	$(BIN)/spotray run examples/seed.yaml --local --preempt-rate 30 --seed 1 --time-scale 3 \
+		--report out/report.json -- $(BIN)/python examples/batch_job.py --tasks 40 --task-seconds 2
 
 test: $(STAMP)
 	$(BIN)/ruff check .
@@ -33,9 +38,12 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/render.py
+	$(BIN)/python bench/check.py
+	$(BIN)/python bench/local_up.py
+	$(BIN)/python bench/preemption_detect.py
 
 docs: $(STAMP)
 	$(BIN)/python tools/gen_docs.py
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) build dist out src/*.egg-info .pytest_cache .ruff_cache .hypothesis

@@ -348,13 +348,20 @@ def preempt(
     share: Annotated[
         float | None, typer.Option(help="A share of the group's nodes instead (mass preemption).")
     ] = None,
+    freeze: Annotated[
+        bool,
+        typer.Option(help="Freeze instead (SIGSTOP, no notice: a network black hole)."),
+    ] = False,
     name: NameOpt = None,
 ) -> None:
     """Preempt Spot nodes now: notice, SIGTERM, kill at the end of the window."""
     with _errors():
         cluster = _cluster(name)
         try:
-            victims = cluster.preempt(group, count=count, share=share)
+            if freeze:
+                victims = cluster.freeze(group, count=count)
+            else:
+                victims = cluster.preempt(group, count=count, share=share)
         except RuntimeError as exc:
             raise InputError(str(exc).split(": ", 2)[-1]) from None
         out.print(f"preempting {len(victims)} node(s) of {group}: {', '.join(victims) or '-'}")

@@ -157,7 +157,7 @@ class Cloud:
     def _reap(self, inst: Instance, proc: subprocess.Popen) -> None:
         proc.wait()
         with self._lock:
-            if inst.state != "terminated":
+            if inst.state not in ("terminated", "stopping"):  # stopping: `_stop` finishes it
                 inst.state, inst.terminated_at = "terminated", self.now()
                 inst.reason = inst.reason or "exited"
                 self._event("exited", inst, code=proc.returncode)
@@ -169,8 +169,8 @@ class Cloud:
         """The autoscaler scales a node down: SIGTERM, then kill after a grace period."""
         with self._lock:
             inst = self.instances.get(instance_id)
-            if inst is None or inst.state == "terminated":
-                return
+            if inst is None or inst.state in ("terminated", "stopping"):
+                return  # already going (a preemption, or an earlier request)
             inst.reason = inst.reason or "scaled-down"
             self._event("terminate", inst)
         self._stop(inst, STOP_GRACE_SECONDS)
@@ -230,6 +230,33 @@ class Cloud:
                 threading.Thread(target=self._preemption, args=(inst,), daemon=True).start()
             return [i.id for i in victims]
 
+    def freeze(self, group: str, count: int = 1, rng: random.Random | None = None) -> list[str]:
+        """Freeze running nodes of `group` (SIGSTOP: like a VM behind a network black hole, no
+        notice, no drain); they are killed when the shutdown window ends."""
+        with self._lock:
+            running = [i for i in self.alive("worker") if i.group == group and i.state == "running"]
+            victims = (rng or random.Random()).sample(running, min(count, len(running)))
+            for inst in victims:
+                inst.state, inst.reason = "stopping", "frozen"
+                for pid in _tree(inst.pid or -1):
+                    _signal(pid, signal.SIGSTOP)
+                self._event("freeze", inst)
+                threading.Thread(target=self._thaw_and_kill, args=(inst,), daemon=True).start()
+            return [i.id for i in victims]
+
+    def _thaw_and_kill(self, inst: Instance) -> None:
+        time.sleep(self.window_seconds)
+        proc = self._procs.get(inst.id)
+        tree = _tree(proc.pid) if proc else set()
+        for pid in tree:
+            _signal(pid, signal.SIGKILL)
+        self._event("kill", inst, processes=len(tree), preempted=False)
+        if proc:
+            proc.wait()
+        with self._lock:
+            inst.state, inst.terminated_at = "terminated", self.now()
+            self._event("terminated", inst, reason=inst.reason)
+
     def _preemption(self, inst: Instance) -> None:
         time.sleep(self.notice_seconds)
         self._stop(inst, max(0.0, self.window_seconds - self.notice_seconds), preempted=True)
@@ -250,10 +277,10 @@ class Cloud:
         while time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.1)
         leftover = [p for p in tree | _tree(proc.pid) if _exists(p)]
-        if leftover:
-            for pid in leftover:
-                _signal(pid, signal.SIGKILL)
-            self._event("kill", inst, processes=len(leftover), preempted=preempted)
+        for pid in leftover:
+            _signal(pid, signal.SIGKILL)
+        # the end of the window: whatever still runs is killed (recorded even when nothing did)
+        self._event("kill", inst, processes=len(leftover), preempted=preempted)
         proc.wait()
         with self._lock:
             if inst.state != "terminated":

@@ -95,6 +95,10 @@ class LocalCluster:
     def preempt(self, group: str, count: int = 1, share: float | None = None) -> list[str]:
         return call(f"{self.url}/preempt", "POST", {"group": group, "count": count, "share": share})
 
+    def freeze(self, group: str, count: int = 1) -> list[str]:
+        """Freeze nodes (SIGSTOP, no notice), as a network black hole would; killed later."""
+        return call(f"{self.url}/freeze", "POST", {"group": group, "count": count})
+
     def stockout(self, group: str, seconds: float) -> None:
         call(f"{self.url}/stockout", "POST", {"group": group, "seconds": seconds})
 
@@ -167,10 +171,15 @@ def up(
     time_scale: float = 1.0,
     provision_seconds: float = DEFAULT_PROVISION_SECONDS,
     idle_timeout_seconds: float | None = None,
+    drain_seconds: float | None = None,
     timeout: float = 180.0,
 ) -> LocalCluster:
     """Start the plan's cluster on this machine and wait until the head and the groups'
-    minimum nodes are running in Ray."""
+    minimum nodes are running in Ray.
+
+    `scale` multiplies the Pods' CPUs and memory (default: `default_scale`, which fits the
+    machine); `time_scale` divides the Spot shutdown window and Ray's drain timeout;
+    `drain_seconds` overrides the drain timeout (the plan's, time-scaled, by default)."""
     if find(plan.name):
         raise LocalClusterError(
             f"a local cluster {plan.name!r} is already up; `spotray down` it first"
@@ -194,7 +203,9 @@ def up(
         "dashboard_port": _free_port(),
         "window_seconds": window,
         "notice_seconds": min(1.0 / time_scale, window / 2),
-        "drain_seconds": max(1, int(plan.shutdown.drain_timeout_seconds / time_scale)),
+        "drain_seconds": drain_seconds
+        if drain_seconds is not None
+        else max(1, int(plan.shutdown.drain_timeout_seconds / time_scale)),
         "provision_seconds": provision_seconds,
         "idle_timeout_seconds": idle,
     }

@@ -262,6 +262,8 @@ def _api(controller: Controller):
                         body["group"], count=int(body.get("count", 1)), share=body.get("share")
                     )
                     self._reply(200, victims)
+                elif self.path == "/freeze":
+                    self._reply(200, cloud.freeze(body["group"], int(body.get("count", 1))))
                 elif self.path == "/stockout":
                     cloud.stockout(body["group"], float(body["seconds"]))
                     self._reply(200, {"ok": True})

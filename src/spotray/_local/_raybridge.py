@@ -66,10 +66,11 @@ def check_compatible() -> list[str]:
     except ImportError as exc:
         missing.append(f"ray.autoscaler.tags ({exc})")
     try:
-        from ray._raylet import GcsClient
+        from ray._raylet import GcsClient, InnerGcsClient
         from ray.core.generated import autoscaler_pb2
 
-        if not hasattr(GcsClient, "drain_node"):
+        # GcsClient forwards unknown attributes to its InnerGcsClient
+        if not (hasattr(GcsClient, "drain_node") or hasattr(InnerGcsClient, "drain_node")):
             missing.append("GcsClient.drain_node")
         autoscaler_pb2.DrainNodeReason.DRAIN_NODE_REASON_PREEMPTION  # noqa: B018
     except (ImportError, AttributeError) as exc:

@@ -104,10 +104,19 @@ def task_summary(attempts: list[dict]) -> dict:
     """Counts and seconds from Ray's task attempts (state API rows, as dicts)."""
     normal = [a for a in attempts if a.get("type") in (None, "NORMAL_TASK", "ACTOR_TASK")]
     failed = [a for a in normal if a.get("state") == "FAILED"]
+    # an attempt lost with its node may have no end time: it ended when its retry was made
+    retried_at = {
+        (a["task_id"], a.get("attempt_number", 0) - 1): a.get("creation_time_ms")
+        or a.get("start_time_ms")
+        for a in normal
+        if a.get("attempt_number", 0) > 0
+    }
 
     def seconds(a: dict) -> float:
-        start, end = a.get("start_time_ms"), a.get("end_time_ms")
-        return (end - start) / 1000 if start and end and end >= start else 0.0
+        start = a.get("start_time_ms")
+        end = a.get("end_time_ms") or retried_at.get((a["task_id"], a.get("attempt_number", 0)))
+        ok = start is not None and end is not None and end >= start
+        return (end - start) / 1000 if ok else 0.0
 
     return {
         "task_attempts": len(normal),

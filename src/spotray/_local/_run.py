@@ -117,6 +117,7 @@ def _row(task) -> dict:
         "type",
         "node_id",
         "error_type",
+        "creation_time_ms",
         "start_time_ms",
         "end_time_ms",
     )

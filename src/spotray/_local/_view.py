@@ -14,11 +14,11 @@ STATES = ("provisioning", "running", "stopping", "terminated")
 def instances_table(instances: list[dict], title: str = "nodes") -> Table:
     """Nodes by group and state, with how many were preempted."""
     table = Table(title=title)
-    table.add_column("group")
-    table.add_column("market")
+    table.add_column("group", no_wrap=True)
+    table.add_column("market", no_wrap=True)
     for state in STATES:
-        table.add_column(state, justify="right")
-    table.add_column("preempted", justify="right")
+        table.add_column(state, justify="right", no_wrap=True)
+    table.add_column("preempted", justify="right", no_wrap=True)
     groups: dict[str, list[dict]] = {}
     for inst in instances:
         groups.setdefault(inst["group"], []).append(inst)
@@ -42,10 +42,10 @@ def _usd(value: float | None) -> str:
 def report_tables(report: Report) -> list[Table]:
     data = report.to_json()
     groups = Table(title=f"run on local cluster {report.cluster!r}")
-    for column in ("group", "market", "launched", "preempted", "replaced", "node-seconds"):
-        groups.add_column(column, justify="left" if column in ("group", "market") else "right")
-    groups.add_column("cost as run", justify="right")
-    groups.add_column("all on-demand", justify="right")
+    groups.add_column("group", no_wrap=True)
+    groups.add_column("market", no_wrap=True)
+    for column in ("nodes", "preempted", "replaced", "node-s", "cost", "on-demand"):
+        groups.add_column(column, justify="right", no_wrap=True)
     for g in report.groups:
         groups.add_row(
             g.name,

@@ -1,0 +1,75 @@
+"""How fast Ray learns that a node is gone: a hard kill vs a preemption notice + drain.
+
+On GKE a Spot VM can vanish without the Pod's shutdown running to the end; Ray then finds out
+through its health checks. With a notice, the node can be drained first (reason PREEMPTION):
+Ray stops placing work there at once and the raylet leaves as soon as it is idle.
+
+Both cases run on `ray.cluster_utils.Cluster` with Ray's default health checks (period 3 s,
+timeout 10 s, 5 failures), one idle 1-CPU worker each:
+  1. SIGKILL the worker's raylet; time until the GCS reports the node DEAD.
+  2. Drain it (DRAIN_NODE_REASON_PREEMPTION, via spotray's Ray bridge); time until DEAD.
+Prints both and the ratio. Run: .venv/bin/python bench/preemption_detect.py
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+
+import ray
+from ray.cluster_utils import Cluster
+
+from spotray._local._raybridge import drain_node
+
+MB = 2**20
+
+
+def dead_after(cluster: Cluster, node_id: str, start: float, timeout: float = 120) -> float:
+    while time.monotonic() - start < timeout:
+        nodes = {n["NodeID"]: n for n in ray.nodes()}
+        if not nodes[node_id]["Alive"]:
+            return time.monotonic() - start
+        time.sleep(0.05)
+    raise TimeoutError("node not marked dead")
+
+
+def main() -> int:
+    cluster = Cluster(
+        initialize_head=True,
+        head_node_args={"num_cpus": 0, "object_store_memory": 100 * MB, "include_dashboard": False},
+    )
+    try:
+        killed = cluster.add_node(num_cpus=1, object_store_memory=80 * MB)
+        drained = cluster.add_node(num_cpus=1, object_store_memory=80 * MB)
+        cluster.wait_for_nodes()
+        ray.init(address=cluster.address, logging_level="ERROR")
+
+        raylet = killed.all_processes[ray._private.ray_constants.PROCESS_TYPE_RAYLET][0].process
+        start = time.monotonic()
+        os.kill(raylet.pid, signal.SIGKILL)
+        t_kill = dead_after(cluster, killed.node_id, start)
+
+        start = time.monotonic()
+        accepted, why = drain_node(
+            cluster.gcs_address,
+            drained.node_id,
+            "preemption",
+            "spot preemption (bench)",
+            int((time.time() + 30) * 1000),
+        )
+        assert accepted, why
+        t_drain = dead_after(cluster, drained.node_id, start)
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+    print(f"hard kill (default health checks): node marked dead after {t_kill:.2f} s")
+    print(f"notice + drain (PREEMPTION):       node marked dead after {t_drain:.2f} s")
+    print(f"ratio kill / drain: {t_kill / t_drain:.1f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,90 @@
+"""The run report's arithmetic, on hand-made records (the real ones are in test_local_cluster)."""
+
+from __future__ import annotations
+
+import pytest
+
+from spotray._local._report import group_reports, task_summary
+
+GROUPS = [
+    {
+        "name": "spot",
+        "spot": True,
+        "usd_per_pod_hour_spot": 0.36,
+        "usd_per_pod_hour_on_demand": 1.08,
+    },
+    {
+        "name": "od",
+        "spot": False,
+        "usd_per_pod_hour_spot": 0.36,
+        "usd_per_pod_hour_on_demand": 1.08,
+    },
+]
+
+
+def inst(group, running_at, terminated_at=None, noticed_at=None, replacement=False):
+    return {
+        "group": group,
+        "kind": "worker",
+        "running_at": running_at,
+        "terminated_at": terminated_at,
+        "noticed_at": noticed_at,
+        "replacement": replacement,
+    }
+
+
+def test_group_reports_count_nodes_and_price_node_seconds():
+    instances = [
+        inst("spot", 0, 100, noticed_at=90),
+        inst("spot", 105, None, replacement=True),  # runs to the end (200 s)
+        inst("od", 10, 110),
+        {**inst("spot", None), "running_at": None},  # never started: no seconds
+    ]
+    spot, od = group_reports(instances, GROUPS, end=200)
+    assert (spot.launched, spot.preempted, spot.replaced, spot.node_seconds) == (3, 1, 1, 195)
+    assert spot.usd_as_run == pytest.approx(195 / 3600 * 0.36)
+    assert spot.usd_on_demand == pytest.approx(195 / 3600 * 1.08)
+    assert (od.node_seconds, od.usd_as_run) == (100, pytest.approx(100 / 3600 * 1.08))
+
+
+def test_task_summary_counts_attempts_and_lost_seconds():
+    attempts = [
+        {
+            "task_id": "a",
+            "attempt_number": 0,
+            "state": "FINISHED",
+            "type": "NORMAL_TASK",
+            "start_time_ms": 0,
+            "end_time_ms": 2000,
+        },
+        # lost with its node: no end time; it ended when its retry was created
+        {
+            "task_id": "b",
+            "attempt_number": 0,
+            "state": "FAILED",
+            "type": "NORMAL_TASK",
+            "error_type": "NODE_DIED",
+            "start_time_ms": 1000,
+            "end_time_ms": None,
+        },
+        {
+            "task_id": "b",
+            "attempt_number": 1,
+            "state": "FINISHED",
+            "type": "NORMAL_TASK",
+            "creation_time_ms": 4000,
+            "start_time_ms": 5000,
+            "end_time_ms": 7000,
+        },
+        {"task_id": "d", "attempt_number": 0, "state": "FINISHED", "type": "DRIVER_TASK"},
+    ]
+    summary = task_summary(attempts)
+    assert summary == {
+        "task_attempts": 3,
+        "tasks": 2,
+        "failed_attempts": 1,
+        "retried_attempts": 1,
+        "failed_by_cause": {"NODE_DIED": 1},
+        "task_seconds_ok": 4.0,
+        "task_seconds_lost": 3.0,
+    }
