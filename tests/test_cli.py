@@ -62,3 +62,20 @@ def test_console_script_runs(tmp_path):
         check=False,
     )
     assert exe.returncode == 0, exe.stderr
+
+
+def test_local_commands_need_local_and_a_running_cluster(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("SPOTRAY_STATE_DIR", str(tmp_path))
+    spec = str(EXAMPLES / "seed.yaml")
+    assert main(["up", spec]) == 2
+    assert "add --local" in capsys.readouterr().err
+    assert main(["run", spec, "--local"]) == 2
+    assert "give the job after `--`" in capsys.readouterr().err
+    assert main(["status"]) == 2
+    assert "no local cluster is running" in capsys.readouterr().err
+    assert main(["preempt", "small-group", "--name", "nope"]) == 2
+    assert "no local cluster 'nope' is running" in capsys.readouterr().err
+    trace = tmp_path / "t.csv"
+    trace.write_text("time,group,count\n5,tiny-group,1\n")
+    assert main(["run", spec, "--local", "--trace", str(trace), "--", "true"]) == 2
+    assert "t.csv:2: group: 'tiny-group' is not a Spot group" in capsys.readouterr().err
