@@ -12,12 +12,12 @@ from hypothesis import strategies as st
 
 from spotray._check._schema import raycluster_schema, validate
 
-from .conftest import DATA, SHARED
+from .conftest import DATA, SHARED, shared
 
 
 def _specs() -> list[dict]:
     out = []
-    for path in sorted((SHARED / "kuberay-samples").glob("*.yaml")):
+    for path in sorted((SHARED / "kuberay-samples").glob("*.yaml")):  # none: tests skip
         for doc in yaml.safe_load_all(path.read_text()):
             if isinstance(doc, dict) and doc.get("kind") == "RayCluster":
                 out.append(doc["spec"])
@@ -30,7 +30,7 @@ SPECS = _specs()
 def test_packaged_schema_is_derived_from_the_crd():
     from tools.derive_crd_schema import derive
 
-    packaged = json.loads(derive(SHARED / "schemas" / "ray.io_rayclusters.yaml"))["schema"]
+    packaged = json.loads(derive(shared("schemas", "ray.io_rayclusters.yaml")))["schema"]
     assert packaged == raycluster_schema()
 
 

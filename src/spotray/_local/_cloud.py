@@ -175,6 +175,11 @@ class Cloud:
             self._event("terminate", inst)
         self._stop(inst, STOP_GRACE_SECONDS)
 
+    def snapshot(self) -> list[dict]:
+        """Every instance (also terminated ones), as JSON-ready dicts."""
+        with self._lock:
+            return [i.to_json() for i in self.instances.values()]
+
     def alive(self, kind: str | None = None) -> list[Instance]:
         with self._lock:
             return [

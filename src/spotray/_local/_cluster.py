@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .._errors import SpotrayError
 from .._plan import Plan
-from ._provider import call
+from ._http import call
 from ._shape import default_scale, local_groups
 
 DEFAULT_PROVISION_SECONDS = 2.0

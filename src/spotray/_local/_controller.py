@@ -235,9 +235,7 @@ def _api(controller: Controller):
 
         def do_GET(self) -> None:
             if self.path == "/instances":
-                with cloud._lock:
-                    listing = [i.to_json() for i in cloud.instances.values()]
-                self._reply(200, listing)
+                self._reply(200, cloud.snapshot())
             elif self.path == "/events":
                 self._reply(200, list(cloud.events))
             elif self.path == "/now":

@@ -8,30 +8,12 @@ launches refused during a stockout raise, and the autoscaler retries them later.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import threading
-import urllib.error
-import urllib.request
 
+from ._http import call
 from ._raybridge import node_provider_base, tags
 
 _t = tags()
-
-
-def call(url: str, method: str = "GET", body: dict | None = None, timeout: float = 10.0):
-    """A JSON request to the controller; raises RuntimeError with its message on errors."""
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method)
-    request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        detail = exc.read().decode(errors="replace")
-        with contextlib.suppress(ValueError, AttributeError):
-            detail = json.loads(detail).get("error", detail)
-        raise RuntimeError(f"{method} {url}: {exc.code}: {detail}") from None
 
 
 class LocalSpotProvider(node_provider_base()):
