@@ -153,6 +153,11 @@ def gcs_ft_enabled(cluster: ClusterDoc) -> bool:
     return ft or cluster.spec.get("gcsFaultToleranceOptions") is not None
 
 
+def as_int(value: object) -> int | None:
+    """`value` if it is a YAML integer (not a bool, not a string), else None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def version_tuple(text: object) -> tuple[int, ...] | None:
     """(major, minor[, patch]) of a Ray version or image tag such as `2.41.0-py311`."""
     m = re.match(r"^v?(\d+)\.(\d+)(?:\.(\d+))?", str(text or ""))

@@ -12,6 +12,7 @@ from .._context import (
     FT_ANNOTATION,
     V2_ENV,
     annotations_of,
+    as_int,
     autoscaler_v2,
     autoscaling_enabled,
     env_of,
@@ -242,7 +243,7 @@ class ReplicaBounds(Rule):
     def check(self, ctx):
         for group in groups(ctx, workers=True):
             lo, hi, n = (group.spec.get(k) for k in ("minReplicas", "maxReplicas", "replicas"))
-            lo_ok, hi_ok = _int(lo), _int(hi)
+            lo_ok, hi_ok = as_int(lo) is not None, as_int(hi) is not None
             doc = group.cluster.doc
             if lo_ok and lo < 0:
                 yield self.finding(
@@ -254,7 +255,7 @@ class ReplicaBounds(Rule):
                     group.at("minReplicas"),
                     f"{group.label}: minReplicas {lo} is greater than maxReplicas {hi}",
                 )
-            elif _int(n) and ((lo_ok and n < lo) or (hi_ok and n > hi)):
+            elif as_int(n) is not None and ((lo_ok and n < lo) or (hi_ok and n > hi)):
                 bound = lo if lo_ok and n < lo else hi
                 yield self.finding(
                     doc,
@@ -263,10 +264,6 @@ class ReplicaBounds(Rule):
                     f"{hi if hi_ok else 'max'}]; KubeRay will use {bound}",
                     severity=Severity.WARNING,
                 )
-
-
-def _int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @register
@@ -422,7 +419,7 @@ class IdleTimeout(Rule):
     def check(self, ctx):
         for group in groups(ctx, workers=True):
             value = group.spec.get("idleTimeoutSeconds")
-            if not _int(value):
+            if as_int(value) is None:
                 continue
             where = group.at("idleTimeoutSeconds")
             if value < 0:
@@ -467,7 +464,7 @@ class GroupPriority(Rule):
     def check(self, ctx):
         for group in groups(ctx, workers=True):
             priority = group.spec.get("priority")
-            if not _int(priority) or priority == 0:
+            if not as_int(priority):
                 continue
             spec = group.cluster.spec
             version = version_tuple(spec.get("rayVersion"))
@@ -649,7 +646,7 @@ class AutoscalerOptions(Rule):
                 continue
             who = f"{cluster.kind} {cluster.name!r}"
             timeout = options.get("idleTimeoutSeconds")
-            if _int(timeout) and timeout < 0:
+            if as_int(timeout) is not None and timeout < 0:
                 yield self.finding(
                     cluster.doc,
                     cluster.at("autoscalerOptions", "idleTimeoutSeconds"),

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 from ..._plan import pods_fitting
-from .._context import autoscaling_enabled, groups, ray_container, requests_of
+from .._context import as_int, autoscaling_enabled, groups, ray_container, requests_of
 from .._finding import Severity
 from .._registry import Rule, register
 from .sr3_fit import MAX_PODS
-
-
-def _int(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 @register
@@ -44,8 +40,8 @@ class CapacityShort(Rule):
         if not ctx.pools:
             return
         for group in groups(ctx, workers=True):
-            top = _int(group.spec.get("maxReplicas"))
-            hosts = _int(group.spec.get("numOfHosts")) or 1
+            top = as_int(group.spec.get("maxReplicas"))
+            hosts = as_int(group.spec.get("numOfHosts")) or 1
             found = ray_container(group.spec)
             req = requests_of(found[1]) if found else None
             if top is None or req is None:
@@ -102,7 +98,7 @@ class AutoscalingFixedGroup(Rule):
         for group in groups(ctx, workers=True):
             if not autoscaling_enabled(group.cluster.spec):
                 continue
-            lo, hi = _int(group.spec.get("minReplicas")), _int(group.spec.get("maxReplicas"))
+            lo, hi = as_int(group.spec.get("minReplicas")), as_int(group.spec.get("maxReplicas"))
             if lo is not None and lo == hi:
                 yield self.finding(
                     group.cluster.doc,
@@ -153,7 +149,7 @@ class SpotWithoutFallback(Rule):
                 pools = ctx.placement(cluster, group.spec, group.path).pools
                 spots = {p.spot for p in pools}
                 kind = "spot" if spots == {True} else "on-demand" if spots == {False} else "mixed"
-                market[group.name] = (kind, _int(group.spec.get("priority")) or 0)
+                market[group.name] = (kind, as_int(group.spec.get("priority")) or 0)
             for group in mine:
                 kind, priority = market[group.name]
                 if kind != "spot":
