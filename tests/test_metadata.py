@@ -81,3 +81,28 @@ def test_last_etag_answers_at_once_when_the_value_already_changed(server):
         server, PREEMPTED + f"?wait_for_change=true&timeout_sec=20&last_etag={headers['ETag']}"
     )
     assert body == "TRUE" and time.monotonic() - start < 2
+
+
+def test_root_answers_like_gce_for_client_library_pings_and_directories_list(server):
+    status, _, headers = get(server, "/")
+    assert status == 200 and headers["Metadata-Flavor"] == "Google"
+    listing = get(server, "/computeMetadata/v1/instance/")[1].split()
+    assert {"preempted", "name", "zone", "machine-type"} <= set(listing)
+
+
+def test_stopping_the_server_releases_long_polls(server):
+    result = {}
+
+    def poll():
+        try:
+            result["body"] = get(server, PREEMPTED + "?wait_for_change=true&timeout_sec=60")[1]
+        except OSError as exc:  # the connection may close instead
+            result["body"] = str(exc)
+
+    thread = threading.Thread(target=poll)
+    thread.start()
+    time.sleep(0.3)
+    start = time.monotonic()
+    server.meta.close()
+    thread.join(10)
+    assert not thread.is_alive() and time.monotonic() - start < 5

@@ -22,29 +22,34 @@ GROUPS = [
 ]
 
 
-def inst(group, running_at, terminated_at=None, noticed_at=None, replacement=False):
+def inst(group, created, running_at, terminated_at=None, noticed_at=None):
     return {
         "group": group,
         "kind": "worker",
+        "created": created,
         "running_at": running_at,
         "terminated_at": terminated_at,
         "noticed_at": noticed_at,
-        "replacement": replacement,
     }
 
 
-def test_group_reports_count_nodes_and_price_node_seconds():
+def test_group_reports_count_the_run_only_and_price_node_seconds():
     instances = [
-        inst("spot", 0, 100, noticed_at=90),
-        inst("spot", 105, None, replacement=True),  # runs to the end (200 s)
-        inst("od", 10, 110),
-        {**inst("spot", None), "running_at": None},  # never started: no seconds
+        inst("spot", -50, -49, -10, noticed_at=-12),  # before the run: not counted
+        inst("spot", -5, 1, 100, noticed_at=90),  # started before, preempted in the run
+        inst("spot", 95, 105, None),  # a replacement, runs to the end (200 s)
+        inst("spot", 150, None),  # never started: launched, but no seconds
+        inst("od", 5, 10, 260),  # outlives the run: clipped at its end
     ]
-    spot, od = group_reports(instances, GROUPS, end=200)
-    assert (spot.launched, spot.preempted, spot.replaced, spot.node_seconds) == (3, 1, 1, 195)
-    assert spot.usd_as_run == pytest.approx(195 / 3600 * 0.36)
-    assert spot.usd_on_demand == pytest.approx(195 / 3600 * 1.08)
-    assert (od.node_seconds, od.usd_as_run) == (100, pytest.approx(100 / 3600 * 1.08))
+    spot, od = group_reports(instances, GROUPS, begin=0, end=200)
+    assert (spot.launched, spot.preempted, spot.replaced, spot.node_seconds) == (2, 1, 2, 194)
+    assert spot.usd_as_run == pytest.approx(194 / 3600 * 0.36)
+    assert spot.usd_on_demand == pytest.approx(194 / 3600 * 1.08)
+    assert (od.launched, od.node_seconds, od.usd_as_run) == (
+        1,
+        190,
+        pytest.approx(190 / 3600 * 1.08),
+    )
 
 
 def test_task_summary_counts_attempts_and_lost_seconds():

@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ._errors import InputError, SpecError, SpotrayError
+from ._errors import InputError, OutputError, SpecError, SpotrayError
 
 if TYPE_CHECKING:
     from ._plan import Plan
@@ -357,13 +357,10 @@ def preempt(
     """Preempt Spot nodes now: notice, SIGTERM, kill at the end of the window."""
     with _errors():
         cluster = _cluster(name)
-        try:
-            if freeze:
-                victims = cluster.freeze(group, count=count)
-            else:
-                victims = cluster.preempt(group, count=count, share=share)
-        except RuntimeError as exc:
-            raise InputError(str(exc).split(": ", 2)[-1]) from None
+        if freeze:
+            victims = cluster.freeze(group, count=count)
+        else:
+            victims = cluster.preempt(group, count=count, share=share)
         out.print(f"preempting {len(victims)} node(s) of {group}: {', '.join(victims) or '-'}")
 
 
@@ -429,7 +426,12 @@ def run(
         stockouts = [_stockout(s, {g.name for g in plan.workers}) for s in stockout or []]
         cluster = lc.find(plan.name)
         started = cluster is None
-        if started:
+        if not started:
+            err.print(
+                f"using the running local cluster {plan.name!r} (its --scale and --time-scale "
+                "apply; `spotray down` it to change them)"
+            )
+        else:
             with err.status("starting the local cluster..."):
                 cluster = lc.up(plan, scale=scale, time_scale=time_scale)
         try:
@@ -460,7 +462,10 @@ def run(
         if report is not None:
             import json
 
-            report.write_text(json.dumps(result.to_json(), indent=2) + "\n")
+            try:
+                report.write_text(json.dumps(result.to_json(), indent=2) + "\n")
+            except OSError as exc:
+                raise OutputError(f"{report}: cannot write the report: {exc}") from None
             out.print(f"report written to {report}")
         if result.exit_code != 0:
             raise typer.Exit(1)

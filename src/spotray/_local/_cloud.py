@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import math
 import os
 import random
 import signal
@@ -71,6 +72,7 @@ class Cloud:
     _servers: dict[str, MetadataServer] = field(default_factory=dict)
     _stockouts: dict[str, float] = field(default_factory=dict)  # group -> until (clock)
     _preempted_groups: set[str] = field(default_factory=set)
+    _closing: bool = False
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _ids: itertools.count = field(default_factory=itertools.count)
     _start: float = 0.0
@@ -92,6 +94,8 @@ class Cloud:
     def create(self, group: str, count: int, tags: dict[str, str]) -> list[str]:
         """Start `count` instances of `group` (after the provisioning delay)."""
         with self._lock:
+            if self._closing:
+                raise Stockout("the cluster is shutting down")
             spec = self.groups.get(group)
             if spec is None:
                 raise KeyError(f"unknown group {group!r}")
@@ -128,7 +132,9 @@ class Cloud:
         if spec is not None and self.provision_seconds:
             time.sleep(self.provision_seconds)
         with self._lock:
-            if inst.state != "provisioning":
+            if inst.state != "provisioning" or (self._closing and spec is not None):
+                if inst.state == "provisioning":
+                    inst.state, inst.terminated_at, inst.reason = "terminated", self.now(), "down"
                 return  # terminated while provisioning
             if spec is not None:
                 meta = InstanceMetadata(
@@ -174,6 +180,12 @@ class Cloud:
             inst.reason = inst.reason or "scaled-down"
             self._event("terminate", inst)
         self._stop(inst, STOP_GRACE_SECONDS)
+
+    def update_tags(self, instance_id: str, tags: dict[str, str]) -> dict[str, str]:
+        with self._lock:
+            inst = self.instances[instance_id]
+            inst.tags.update(tags)
+            return dict(inst.tags)
 
     def snapshot(self) -> list[dict]:
         """Every instance (also terminated ones), as JSON-ready dicts."""
@@ -222,11 +234,11 @@ class Cloud:
             if slot is not None:
                 victims = [running[slot]] if slot < len(running) else []
             else:
-                n = round(len(running) * share) if share is not None else count
+                n = math.ceil(len(running) * share) if share is not None else count
                 victims = (rng or random.Random()).sample(running, min(n, len(running)))
             for inst in victims:
                 inst.noticed_at = self.now()
-                inst.reason = "preempted"
+                inst.state, inst.reason = "stopping", "preempted"  # nothing else may stop it now
                 self._preempted_groups.add(group)
                 server = self._servers.get(inst.id)
                 if server:
@@ -251,6 +263,8 @@ class Cloud:
 
     def _thaw_and_kill(self, inst: Instance) -> None:
         time.sleep(self.window_seconds)
+        if inst.state == "terminated":
+            return
         proc = self._procs.get(inst.id)
         tree = _tree(proc.pid) if proc else set()
         for pid in tree:
@@ -267,15 +281,14 @@ class Cloud:
         self._stop(inst, max(0.0, self.window_seconds - self.notice_seconds), preempted=True)
 
     def _stop(self, inst: Instance, grace: float, *, preempted: bool = False) -> None:
-        proc = self._procs.get(inst.id)
-        if proc is None or proc.poll() is not None:
-            with self._lock:
+        with self._lock:
+            proc = self._procs.get(inst.id)
+            if proc is None or proc.poll() is not None:
                 if inst.state != "terminated":
                     inst.state, inst.terminated_at = "terminated", self.now()
-            return
-        tree = _tree(proc.pid)
-        with self._lock:
+                return
             inst.state = "stopping"
+        tree = _tree(proc.pid)
         _signal(proc.pid, signal.SIGTERM)
         self._event("sigterm", inst)
         deadline = time.monotonic() + grace
@@ -293,15 +306,21 @@ class Cloud:
                 self._event("terminated", inst, reason=inst.reason)
 
     def shutdown(self, grace: float = 5.0) -> None:
-        """Stop every instance (workers first, then the head), and only those."""
-        workers = self.alive("worker")
-        for inst in workers:
-            inst.reason = inst.reason or "down"
-        threads = [threading.Thread(target=self._stop, args=(i, grace)) for i in workers]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        """Stop every instance (workers first, then the head), and only those; refuse new
+        launches meanwhile, so that the autoscaler cannot start replacements."""
+        with self._lock:
+            self._closing = True
+        for _ in range(10):
+            workers = self.alive("worker")
+            if not workers:
+                break
+            for inst in workers:
+                inst.reason = inst.reason or "down"
+            threads = [threading.Thread(target=self._stop, args=(i, grace)) for i in workers]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
         for inst in self.alive("head"):
             inst.reason = "down"
             self._stop(inst, grace)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .._errors import SpotrayError
 from .._plan import Plan
-from ._http import call
+from ._http import ControllerError, call
 from ._shape import default_scale, local_groups
 
 DEFAULT_PROVISION_SECONDS = 2.0
@@ -47,17 +47,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
+def _alive(pid: int, started: float | None = None) -> bool:
+    """Whether `pid` runs (and, given its start time, is still the same process)."""
     import psutil
 
     try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        proc = psutil.Process(pid)
+        if started is not None and abs(proc.create_time() - started) > 1.0:
+            return False  # the PID was reused by another process
+        return proc.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
 
@@ -72,6 +70,7 @@ class LocalCluster:
     controller_pid: int
     gcs_port: int
     dashboard_port: int
+    controller_started: float | None = None  # its create time, so a reused PID is not ours
 
     @property
     def address(self) -> str:
@@ -131,15 +130,16 @@ class LocalCluster:
 
     def down(self, timeout: float = 60.0) -> None:
         """Stop every process this cluster started (by PID), and the controller."""
-        if _alive(self.controller_pid):
+        mine = (self.controller_pid, self.controller_started)
+        if _alive(*mine):
             try:
                 call(f"{self.url}/shutdown", "POST", {})
-            except (RuntimeError, OSError):
-                os.kill(self.controller_pid, 15)
+            except ControllerError:
+                os.kill(self.controller_pid, 15)  # it also stops everything on SIGTERM
             deadline = time.monotonic() + timeout
-            while _alive(self.controller_pid) and time.monotonic() < deadline:
+            while _alive(*mine) and time.monotonic() < deadline:
                 time.sleep(0.2)
-            if _alive(self.controller_pid):
+            if _alive(*mine):
                 os.kill(self.controller_pid, 9)
         (self.state / "controller.json").unlink(missing_ok=True)
 
@@ -152,7 +152,7 @@ def find(name: str) -> LocalCluster | None:
         config = json.loads((state / "cluster.json").read_text())
     except (OSError, ValueError):
         return None
-    if not _alive(info["pid"]):
+    if not _alive(info["pid"], info.get("started")):
         return None
     return LocalCluster(
         name=name,
@@ -161,6 +161,7 @@ def find(name: str) -> LocalCluster | None:
         controller_pid=info["pid"],
         gcs_port=config["gcs_port"],
         dashboard_port=config["dashboard_port"],
+        controller_started=info.get("started"),
     )
 
 
@@ -186,6 +187,10 @@ def up(
         )
     if time_scale <= 0:
         raise LocalClusterError("--time-scale must be positive")
+    if provision_seconds < 0:
+        raise LocalClusterError("--provision-seconds must not be negative")
+    if scale is not None and not 0 < scale <= 1:
+        raise LocalClusterError(f"--scale must be in (0, 1], not {scale}")
     scale = default_scale(plan) if scale is None else scale
     groups = local_groups(plan, scale)
     state = state_root() / plan.name
@@ -201,6 +206,7 @@ def up(
         "groups": [asdict(g) for g in groups],
         "gcs_port": _free_port(),
         "dashboard_port": _free_port(),
+        "client_port": _free_port(),
         "window_seconds": window,
         "notice_seconds": min(1.0 / time_scale, window / 2),
         "drain_seconds": drain_seconds
@@ -220,7 +226,22 @@ def up(
         env={**os.environ, "RAY_AUTH_MODE": "disabled"},
     )
     log.close()
-    deadline = time.monotonic() + timeout
+    try:
+        return _wait_up(plan, proc, state, groups, time.monotonic() + timeout, timeout)
+    except BaseException:
+        found = find(plan.name)
+        if found:
+            found.down()
+        if proc.poll() is None:  # SIGTERM: the controller stops what it started, then exits
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        raise
+
+
+def _wait_up(plan, proc, state, groups, deadline, timeout) -> LocalCluster:
     cluster = None
     while cluster is None and time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -232,11 +253,7 @@ def up(
         time.sleep(0.2)
     if cluster is None:
         raise LocalClusterError(f"the local cluster's controller did not start in {timeout:.0f} s")
-    try:
-        _wait_ray_nodes(cluster, 1 + sum(g.min_nodes for g in groups), deadline)
-    except BaseException:
-        cluster.down()
-        raise
+    _wait_ray_nodes(cluster, 1 + sum(g.min_nodes for g in groups), deadline)
     return cluster
 
 
@@ -244,7 +261,10 @@ def ray_nodes(cluster: LocalCluster) -> list:
     """Ray's view of the cluster's nodes (Ray's state API, through the dashboard)."""
     from ray.util.state import list_nodes
 
-    return list_nodes(address=cluster.dashboard_url, detail=True, raise_on_missing_output=False)
+    try:
+        return list_nodes(address=cluster.dashboard_url, detail=True, raise_on_missing_output=False)
+    except Exception as exc:
+        raise LocalClusterError(f"Ray's state API at {cluster.dashboard_url}: {exc}") from None
 
 
 def _wait_ray_nodes(cluster: LocalCluster, count: int, deadline: float) -> None:

@@ -70,6 +70,8 @@ def launcher(config: dict, state: Path):
                 "--include-dashboard=true",
                 "--dashboard-host=127.0.0.1",
                 f"--dashboard-port={config['dashboard_port']}",
+                f"--ray-client-server-port={config['client_port']}",
+                "--dashboard-agent-listen-port=0",
                 f"--autoscaling-config={state / 'autoscaler.yaml'}",
                 "--disable-usage-stats",
             ]
@@ -92,6 +94,7 @@ def launcher(config: dict, state: Path):
                 f"--memory={group.memory_bytes}",
                 f"--object-store-memory={OBJECT_STORE_BYTES}",
                 f"--labels={labels}",
+                "--dashboard-agent-listen-port=0",
             ]
         out = open(logs / f"{inst.id}.log", "ab")  # noqa: SIM115 - the child owns it
         try:
@@ -119,6 +122,8 @@ def autoscaler_config(config: dict, controller_url: str) -> dict:
             "max_workers": group.max_nodes,
             "priority": group.priority,
         }
+        if group.idle_timeout_seconds is not None:
+            types[group.name]["idle_timeout_s"] = group.idle_timeout_seconds
     return {
         "cluster_name": config["name"],
         "max_workers": sum(g["max_nodes"] for g in config["groups"]),
@@ -180,13 +185,27 @@ class Controller:
                 t.TAG_RAY_NODE_STATUS: t.STATUS_UP_TO_DATE,
             }
         )
-        _write_json(self.state / "controller.json", {"pid": os.getpid(), "url": self.url})
+        import psutil
+
+        started = psutil.Process().create_time()
+        _write_json(
+            self.state / "controller.json",
+            {"pid": os.getpid(), "started": started, "url": self.url},
+        )
         self.done.wait()
         self.cloud.shutdown()
         self.server.shutdown()
 
     def play(self, schedule: dict) -> None:
-        """Run a schedule: {"preemptions": [...], "stockouts": [...], "seed": N}."""
+        """Run a schedule: {"preemptions": [...], "stockouts": [...], "seed": N}; raises
+        ValueError (before anything runs) for groups that are unknown or not Spot."""
+        for item in schedule.get("preemptions", []):
+            group = self.cloud.groups.get(item.get("group"))
+            if group is None or not group.spot:
+                raise ValueError(f"preemption of {item.get('group')!r}: not a Spot group")
+        for item in schedule.get("stockouts", []):
+            if item.get("group") not in self.cloud.groups:
+                raise ValueError(f"stockout of {item.get('group')!r}: no such group")
         self._schedule_cancelled.set()  # one schedule at a time
         cancelled = self._schedule_cancelled = threading.Event()
         rng = random.Random(schedule.get("seed", 0))
@@ -252,9 +271,7 @@ def _api(controller: Controller):
                     ids = cloud.create(body["group"], int(body.get("count", 1)), body["tags"])
                     self._reply(200, ids)
                 elif self.path.startswith("/instances/") and self.path.endswith("/tags"):
-                    inst = cloud.instances[self.path.split("/")[2]]
-                    inst.tags.update(body)
-                    self._reply(200, inst.tags)
+                    self._reply(200, cloud.update_tags(self.path.split("/")[2], body))
                 elif self.path == "/preempt":
                     victims = cloud.preempt(
                         body["group"], count=int(body.get("count", 1)), share=body.get("share")

@@ -7,9 +7,20 @@ import json
 import urllib.error
 import urllib.request
 
+from .._errors import SpotrayError
+
+
+class ControllerError(SpotrayError):
+    """The controller refused a request (exit 2: bad input) or could not be reached (exit 1)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.exit_code = 2 if status == 400 else 1
+
 
 def call(url: str, method: str = "GET", body: dict | None = None, timeout: float = 10.0):
-    """A JSON request to the controller; raises RuntimeError with its message on errors."""
+    """A JSON request to the controller; raises ControllerError with its message on errors."""
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method)
     request.add_header("Content-Type", "application/json")
@@ -20,4 +31,8 @@ def call(url: str, method: str = "GET", body: dict | None = None, timeout: float
         detail = exc.read().decode(errors="replace")
         with contextlib.suppress(ValueError, AttributeError):
             detail = json.loads(detail).get("error", detail)
-        raise RuntimeError(f"{method} {url}: {exc.code}: {detail}") from None
+        raise ControllerError(str(detail), exc.code) from None
+    except (OSError, ValueError) as exc:  # refused, reset, timed out, not JSON
+        raise ControllerError(
+            f"the local cluster's controller at {url} did not answer: {exc}"
+        ) from None

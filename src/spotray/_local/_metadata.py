@@ -24,6 +24,7 @@ class InstanceMetadata:
 
     def __init__(self, *, instance_id: str, name: str, zone: str, machine_type: str, project: str):
         self._changed = threading.Condition()
+        self._closed = False
         self._values = {
             "instance/id": instance_id,
             "instance/name": name,
@@ -36,8 +37,25 @@ class InstanceMetadata:
         }
 
     def get(self, key: str) -> str | None:
+        """A value, or a directory listing for `instance/`, `project/` or the root."""
         with self._changed:
-            return self._values.get(key)
+            if key in self._values:
+                return self._values[key]
+            prefix = f"{key}/" if key else ""
+            children = sorted(
+                {
+                    k[len(prefix) :].split("/")[0] + ("/" if "/" in k[len(prefix) :] else "")
+                    for k in self._values
+                    if k.startswith(prefix)
+                }
+            )
+            return "\n".join(children) + "\n" if children else None
+
+    def close(self) -> None:
+        """Release every long-poll (the instance is gone)."""
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
 
     def set_preempted(self) -> None:
         with self._changed:
@@ -52,7 +70,9 @@ class InstanceMetadata:
             if start is None:
                 return None
             baseline = last_etag or etag(start)
-            self._changed.wait_for(lambda: etag(self._values[key]) != baseline, timeout)
+            self._changed.wait_for(
+                lambda: self._closed or etag(self._values[key]) != baseline, timeout
+            )
             return self._values[key]
 
 
@@ -83,6 +103,9 @@ def _handler(meta: InstanceMetadata):
                 self._send(403, "Missing required header: Metadata-Flavor: Google\n")
                 return
             url = urlsplit(self.path)
+            if url.path in ("/", "/computeMetadata/", "/computeMetadata/v1"):
+                self._send(200, "computeMetadata/\n" if url.path == "/" else "v1/\n")
+                return  # google-auth's ping() checks the root for the header
             if not url.path.startswith(PREFIX):
                 self._send(404, "not found\n")
                 return
@@ -125,5 +148,6 @@ class MetadataServer:
         return self
 
     def stop(self) -> None:
+        self.meta.close()
         self._server.shutdown()
         self._server.server_close()

@@ -2,8 +2,8 @@
 (instances, events) and Ray's task attempts (its state API).
 
 - makespan: the job's wall-clock seconds.
-- nodes per group: launched, preempted (got a notice), replaced (launched after a preemption
-  of its group), and node-seconds (running → gone, or → the end of the run).
+- nodes per group, within the run: launched, preempted (got a notice), replaced (launched
+  after a preemption of its group), and node-seconds (running → gone, clipped to the run).
 - task attempts: total, failed, retried (attempt_number > 0), and failed by node loss.
 - task-seconds: of finished attempts (work that counted) and failed ones (work lost);
   goodput = counted / (counted + lost).
@@ -70,28 +70,39 @@ def _sum(values) -> float | None:
     return None if any(v is None for v in values) else round(sum(values), 6)
 
 
-def group_reports(instances: list[dict], groups: list[dict], end: float) -> list[GroupReport]:
-    """Per worker group: counts and node-seconds from the cloud's instances (times in s)."""
+def group_reports(
+    instances: list[dict], groups: list[dict], begin: float, end: float
+) -> list[GroupReport]:
+    """Per worker group, within the run [begin, end] (the cloud's clock, seconds): nodes
+    launched, preempted (notice) and replaced (launched after a preemption of the group in the
+    run), and node-seconds (the overlap of each node's running time with the run)."""
+
+    def within(t: float | None) -> bool:
+        return t is not None and begin <= t <= end
+
     out = []
     for g in groups:
         mine = [i for i in instances if i["group"] == g["name"] and i["kind"] == "worker"]
-        seconds = sum(
-            max(
-                0.0,
-                (i["terminated_at"] if i["terminated_at"] is not None else end) - i["running_at"],
-            )
-            for i in mine
-            if i["running_at"] is not None
-        )
+        notices = sorted(i["noticed_at"] for i in mine if within(i["noticed_at"]))
+        seconds = 0.0
+        for i in mine:
+            if i["running_at"] is None:
+                continue
+            stop = i["terminated_at"] if i["terminated_at"] is not None else end
+            seconds += max(0.0, min(stop, end) - max(i["running_at"], begin))
         own = g["usd_per_pod_hour_spot"] if g["spot"] else g["usd_per_pod_hour_on_demand"]
         on_demand = g["usd_per_pod_hour_on_demand"]
         out.append(
             GroupReport(
                 name=g["name"],
                 spot=g["spot"],
-                launched=len(mine),
-                preempted=sum(1 for i in mine if i["noticed_at"] is not None),
-                replaced=sum(1 for i in mine if i["replacement"]),
+                launched=sum(1 for i in mine if within(i["created"])),
+                preempted=len(notices),
+                replaced=sum(
+                    1
+                    for i in mine
+                    if within(i["created"]) and notices and i["created"] >= notices[0]
+                ),
                 node_seconds=round(seconds, 3),
                 usd_as_run=None if own is None else round(seconds / 3600 * own, 6),
                 usd_on_demand=None if on_demand is None else round(seconds / 3600 * on_demand, 6),

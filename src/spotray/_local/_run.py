@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-from ._cluster import LocalCluster
+from ._cluster import LocalCluster, LocalClusterError
 from ._report import Report, group_reports, task_summary
 from ._schedule import Preemption, Stockout
 
@@ -35,27 +35,37 @@ def run_job(
     """Run `argv` with RAY_ADDRESS set, play the schedule meanwhile, and build the report."""
     log = log or cluster.state / "logs" / f"job-{int(time.time())}.log"
     jobs_before = job_ids(cluster)
-    cluster_begin = cluster.now()
+    begin = cluster.now()
     cluster.play(list(preemptions), list(stockouts), seed=seed)
     start = time.monotonic()
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(argv, env=job_env(cluster), stdout=out, stderr=subprocess.STDOUT)
-        while proc.poll() is None:
-            if on_tick:
-                on_tick(time.monotonic() - start, cluster.instances())
-            time.sleep(1.0)
-    makespan = time.monotonic() - start
-    cluster.cancel_schedule()
-    end = cluster.now()
+    try:
+        with open(log, "wb") as out:
+            try:
+                proc = subprocess.Popen(
+                    argv, env=job_env(cluster), stdout=out, stderr=subprocess.STDOUT
+                )
+            except OSError as exc:
+                raise LocalClusterError(f"cannot start the job {argv[0]!r}: {exc}") from None
+            while True:
+                try:
+                    proc.wait(timeout=1.0)
+                    break
+                except subprocess.TimeoutExpired:
+                    if on_tick:
+                        on_tick(time.monotonic() - start, cluster.instances())
+        makespan = time.monotonic() - start
+        end = cluster.now()
+        instances = cluster.instances()
+    finally:
+        cluster.cancel_schedule()
     attempts = settled_attempts(cluster, job_ids(cluster) - jobs_before)
-    instances = [_shift(i, cluster_begin) for i in cluster.instances()]
     config = cluster.config
     return Report(
         cluster=cluster.name,
         command=list(argv),
         exit_code=proc.returncode,
         makespan_seconds=round(makespan, 3),
-        groups=group_reports(instances, config["groups"], end - cluster_begin),
+        groups=group_reports(instances, config["groups"], begin, end),
         price_source=price_source or {},
         time_scale=config["time_scale"],
         resource_scale=config["scale"],
@@ -63,22 +73,17 @@ def run_job(
     )
 
 
-def _shift(inst: dict, begin: float) -> dict:
-    """Instance times relative to the run's start; nodes older than the run count from it."""
-    out = dict(inst)
-    for key in ("running_at", "noticed_at", "terminated_at"):
-        if out[key] is not None:
-            out[key] = max(0.0, out[key] - begin)
-    if out["terminated_at"] is not None and out["terminated_at"] <= 0:
-        out["running_at"] = None  # gone before the run: not part of it
-    return out
+STATE_API_LIMIT = 10_000  # Ray's own cap per request
 
 
 def job_ids(cluster: LocalCluster) -> set[str]:
     """The Ray jobs (drivers) the cluster has seen (Ray's state API)."""
     from ray.util.state import list_jobs
 
-    jobs = list_jobs(address=cluster.dashboard_url, raise_on_missing_output=False)
+    try:
+        jobs = list_jobs(address=cluster.dashboard_url, raise_on_missing_output=False)
+    except Exception as exc:
+        raise LocalClusterError(f"Ray's state API at {cluster.dashboard_url}: {exc}") from None
     return {j.job_id for j in jobs if j.job_id}
 
 
@@ -92,13 +97,21 @@ def settled_attempts(cluster: LocalCluster, jobs: set[str]) -> list[dict]:
     while time.monotonic() < deadline:
         attempts = []
         for job in sorted(jobs):
-            rows = list_tasks(
-                address=address,
-                filters=[("job_id", "=", job)],
-                detail=True,
-                limit=10_000,
-                raise_on_missing_output=False,
-            )
+            try:
+                rows = list_tasks(
+                    address=address,
+                    filters=[("job_id", "=", job)],
+                    detail=True,
+                    limit=STATE_API_LIMIT,
+                    raise_on_missing_output=False,
+                )
+            except Exception as exc:
+                raise LocalClusterError(f"Ray's state API at {address}: {exc}") from None
+            if len(rows) >= STATE_API_LIMIT:
+                raise LocalClusterError(
+                    f"job {job} has more than {STATE_API_LIMIT} task attempts: Ray's state API "
+                    "cannot list them all (set RAY_MAX_LIMIT_FROM_API_SERVER on the head)"
+                )
             attempts += [_row(r) for r in rows]
         unfinished = [a for a in attempts if a["state"] not in ("FINISHED", "FAILED")]
         if len(attempts) == previous and not unfinished:

@@ -30,6 +30,7 @@ class LocalGroup:
     gpus: int
     labels: dict[str, str]
     priority: int
+    idle_timeout_seconds: int | None
     machine_type: str
     zone: str
     pods_per_node: int
@@ -46,14 +47,13 @@ class LocalGroup:
 
 
 def node_labels(group: RayGroup, zone: str) -> dict[str, str]:
-    """The labels a Ray node of this group carries: the GKE node's, plus its group."""
-    pool = group.pool
+    """The labels a Ray node of this group carries: those GKE puts on the pool's nodes (the
+    plan's), the node's zone, the group's own Ray labels, and the group's name."""
     return {
-        LABEL_GROUP: group.name,
-        "cloud.google.com/gke-nodepool": pool.name,
-        "cloud.google.com/gke-spot": "true" if pool.spot else "false",
-        "node.kubernetes.io/instance-type": pool.machine.name,
+        **group.pool.labels,
         "topology.kubernetes.io/zone": zone,
+        **group.ray_labels,
+        LABEL_GROUP: group.name,
     }
 
 
@@ -72,8 +72,7 @@ def local_groups(plan: Plan, scale: float) -> list[LocalGroup]:
     for g in plan.workers:
         pool = g.pool
         zone = pool.zones[0] if pool.zones else f"{pool.region}-a"
-        price = pool.price
-        per_pod = g.pods_per_node or 1
+        per_pod = g.pods_per_node  # 0: the Pod fits no node, so it has no price
         out.append(
             LocalGroup(
                 name=g.name,
@@ -85,13 +84,16 @@ def local_groups(plan: Plan, scale: float) -> list[LocalGroup]:
                 gpus=g.pod.gpus,
                 labels=node_labels(g, zone),
                 priority=g.priority or 0,
+                idle_timeout_seconds=g.idle_timeout_seconds,
                 machine_type=pool.machine.name,
                 zone=zone,
                 pods_per_node=per_pod,
-                usd_per_pod_hour_spot=price.spot / per_pod if price.spot is not None else None,
-                usd_per_pod_hour_on_demand=(
-                    price.on_demand / per_pod if price.on_demand is not None else None
-                ),
+                usd_per_pod_hour_spot=_per_pod(pool.price.spot, per_pod),
+                usd_per_pod_hour_on_demand=_per_pod(pool.price.on_demand, per_pod),
             )
         )
     return out
+
+
+def _per_pod(node_price: float | None, pods_per_node: int) -> float | None:
+    return node_price / pods_per_node if node_price is not None and pods_per_node else None
