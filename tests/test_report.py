@@ -93,3 +93,31 @@ def test_task_summary_counts_attempts_and_lost_seconds():
         "task_seconds_ok": 4.0,
         "task_seconds_lost": 3.0,
     }
+
+
+def test_autoscaler_config_carries_the_plan_to_rays_autoscaler():
+    from dataclasses import asdict
+
+    import spotray
+    from spotray._local._controller import HEAD_TYPE, autoscaler_config
+    from spotray._local._shape import local_groups
+
+    from .conftest import EXAMPLES
+
+    plan = spotray.plan(spotray.load_spec(EXAMPLES / "recommended.yaml"))
+    groups = local_groups(plan, 0.25)
+    config = {"name": plan.name, "groups": [asdict(g) for g in groups], "idle_timeout_seconds": 60}
+    cfg = autoscaler_config(config, "http://127.0.0.1:1")
+    assert cfg["provider"]["module"] == "spotray._local._provider.LocalSpotProvider"
+    assert cfg["head_node_type"] == HEAD_TYPE and cfg["idle_timeout_minutes"] == 1
+    for g, w in zip(groups, plan.workers, strict=True):
+        node_type = cfg["available_node_types"][g.name]
+        assert (node_type["min_workers"], node_type["max_workers"]) == (
+            w.min_replicas,
+            w.max_replicas,
+        )
+        assert node_type["priority"] == (w.priority or 0)
+        assert node_type["labels"]["cloud.google.com/gke-nodepool"] == w.pool.name
+        assert node_type["resources"]["CPU"] == g.cpus
+    priorities = {g.name: cfg["available_node_types"][g.name]["priority"] for g in groups}
+    assert priorities == {"cpu-spot": 10, "cpu-ondemand": 0}  # Spot first, on-demand fallback
