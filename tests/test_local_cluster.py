@@ -90,6 +90,20 @@ def test_up_with_the_seed_example_then_down_leaves_nothing():
     assert local.find(plan.name) is None
 
 
+def test_down_stops_what_a_dead_controller_left_behind():
+    from spotray.cli import main
+
+    plan = spotray.plan(spotray.load_spec(EXAMPLES / "seed.yaml"))
+    cluster = local.up(plan, provision_seconds=0)
+    pids = processes_of(cluster) - {cluster.controller_pid}
+    time.sleep(1.5)  # the controller records its processes every second
+    os.kill(cluster.controller_pid, 9)  # as the OOM killer would
+    wait_until(lambda: not alive({cluster.controller_pid}), 10, "the controller to die")
+    assert local.find(plan.name) is None and alive(pids)  # the head is orphaned
+    assert main(["down", "--name", plan.name]) == 0
+    assert_down(cluster, pids)
+
+
 @pytest.fixture(scope="module")
 def cluster():
     plan = spotray.plan(spotray.load_spec(SPEC))

@@ -369,6 +369,13 @@ def preempt(
 def down(name: NameOpt = None) -> None:
     """Stop a local cluster: every process it started, and only those."""
     with _errors():
+        from . import local as lc
+
+        if name and lc.find(name) is None:
+            reaped = lc.reap_orphans(name)  # its controller died: stop what it left
+            if reaped:
+                out.print(f"local cluster {name!r}: stopped {reaped} orphaned node(s)")
+                return
         cluster = _cluster(name)
         cluster.down()
         out.print(f"local cluster {cluster.name!r} is down")

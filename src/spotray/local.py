@@ -12,7 +12,14 @@ cluster.down()
 
 from __future__ import annotations
 
-from ._local._cluster import LocalCluster, LocalClusterError, find, state_root, up
+from ._local._cluster import (
+    LocalCluster,
+    LocalClusterError,
+    find,
+    reap_orphans,
+    state_root,
+    up,
+)
 from ._local._metadata import InstanceMetadata, MetadataServer
 from ._local._report import GroupReport, Report
 from ._local._run import run_job
@@ -34,6 +41,7 @@ __all__ = [
     "local_groups",
     "poisson",
     "read_trace",
+    "reap_orphans",
     "run_job",
     "state_root",
     "up",

@@ -13,6 +13,7 @@ cluster again; `down` stops the processes that cluster started and nothing else.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -142,6 +143,34 @@ class LocalCluster:
             if _alive(*mine):
                 os.kill(self.controller_pid, 9)
         (self.state / "controller.json").unlink(missing_ok=True)
+
+
+def reap_orphans(name: str) -> int:
+    """Stop what a cluster whose controller died left running (its `processes.json`, each
+    process checked by PID and start time); returns how many process trees were stopped."""
+    import psutil
+
+    state = state_root() / name
+    try:
+        recorded = json.loads((state / "processes.json").read_text())
+    except (OSError, ValueError):
+        return 0
+    trees = []
+    for pid, started in recorded.values():
+        if _alive(pid, started):
+            proc = psutil.Process(pid)
+            trees.append([proc, *proc.children(recursive=True)])
+    for tree in trees:
+        for proc in tree:
+            with contextlib.suppress(psutil.Error):
+                proc.terminate()
+    _, alive = psutil.wait_procs([p for tree in trees for p in tree], timeout=10)
+    for proc in alive:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    (state / "processes.json").unlink(missing_ok=True)
+    (state / "controller.json").unlink(missing_ok=True)
+    return len(trees)
 
 
 def find(name: str) -> LocalCluster | None:

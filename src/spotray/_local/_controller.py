@@ -29,6 +29,7 @@ from ._raybridge import (
 from ._shape import HEAD_OBJECT_STORE_BYTES, OBJECT_STORE_BYTES, LocalGroup
 
 HEAD_TYPE = "ray.head.default"
+PROCESSES_FILE = "processes.json"
 
 # Ray settings for every process of the local cluster, chosen for a machine that fakes many:
 # token auth off (all processes are ours, on loopback); failure detection in ~3 s instead of
@@ -192,9 +193,25 @@ class Controller:
             self.state / "controller.json",
             {"pid": os.getpid(), "started": started, "url": self.url},
         )
+        threading.Thread(target=self._record_processes, daemon=True).start()
         self.done.wait()
         self.cloud.shutdown()
         self.server.shutdown()
+        (self.state / PROCESSES_FILE).unlink(missing_ok=True)
+
+    def _record_processes(self) -> None:
+        """Keep `processes.json` (PID and start time of every live instance) current, so that
+        `spotray down` can still stop them if this controller dies."""
+        import psutil
+
+        while not self.done.wait(1.0):
+            live = {}
+            for inst in self.cloud.alive():
+                try:
+                    live[inst.id] = [inst.pid, psutil.Process(inst.pid).create_time()]
+                except (psutil.Error, TypeError, ValueError):
+                    continue
+            _write_json(self.state / PROCESSES_FILE, live)
 
     def play(self, schedule: dict) -> None:
         """Run a schedule: {"preemptions": [...], "stockouts": [...], "seed": N}; raises
