@@ -445,10 +445,11 @@ def run(
         try:
             with Live(console=err, refresh_per_second=2, transient=True) as live:
 
-                def tick(elapsed: float, instances: list[dict]) -> None:
-                    live.update(
-                        instances_table(instances, title=f"{' '.join(argv)}  [{elapsed:.0f} s]")
-                    )
+                def tick(elapsed: float, instances: list[dict], tasks: dict[str, int]) -> None:
+                    done = tasks.get("FINISHED", 0)
+                    progress = f", {done} task(s) done" if tasks else ""
+                    title = f"{' '.join(argv)}  [{elapsed:.0f} s{progress}]"
+                    live.update(instances_table(instances, title=title))
 
                 result = lc.run_job(
                     cluster,

@@ -3,6 +3,7 @@ report what happened (from the cloud's record and Ray's state API) and what it w
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import time
@@ -29,7 +30,7 @@ def run_job(
     stockouts: list[Stockout] = (),
     seed: int = 0,
     price_source: dict | None = None,
-    on_tick: Callable[[float, list[dict]], None] | None = None,
+    on_tick: Callable[[float, list[dict], dict[str, int]], None] | None = None,
     log: Path | None = None,
 ) -> Report:
     """Run `argv` with RAY_ADDRESS set, play the schedule meanwhile, and build the report."""
@@ -46,13 +47,16 @@ def run_job(
                 )
             except OSError as exc:
                 raise LocalClusterError(f"cannot start the job {argv[0]!r}: {exc}") from None
-            while True:
+            tasks: dict[str, int] = {}
+            for tick in itertools.count():
                 try:
                     proc.wait(timeout=1.0)
                     break
                 except subprocess.TimeoutExpired:
                     if on_tick:
-                        on_tick(time.monotonic() - start, cluster.instances())
+                        if tick % 3 == 0:
+                            tasks = task_states(cluster) or tasks
+                        on_tick(time.monotonic() - start, cluster.instances(), tasks)
         makespan = time.monotonic() - start
         end = cluster.now()
         instances = cluster.instances()
@@ -74,6 +78,22 @@ def run_job(
 
 
 STATE_API_LIMIT = 10_000  # Ray's own cap per request
+
+
+def task_states(cluster: LocalCluster) -> dict[str, int]:
+    """Task counts by state over the cluster (for the live view; empty if Ray cannot say)."""
+    from ray.util.state import summarize_tasks
+
+    try:
+        summary = summarize_tasks(address=cluster.dashboard_url, timeout=5)
+    except Exception:
+        return {}
+    counts: dict[str, int] = {}
+    for entry in summary.get("cluster", {}).get("summary", {}).values():
+        if entry.get("type") in ("NORMAL_TASK", "ACTOR_TASK"):
+            for state, n in entry.get("state_counts", {}).items():
+                counts[state] = counts.get(state, 0) + n
+    return counts
 
 
 def job_ids(cluster: LocalCluster) -> set[str]:
