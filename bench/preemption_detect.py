@@ -46,15 +46,22 @@ SPOTRAY_HEALTH = {
 }
 
 
-def kill_with(system_config: dict) -> float:
+def started(system_config: dict) -> tuple[Cluster, object]:
+    """A head (no CPUs) and one idle 1-CPU worker, with a driver connected."""
     head = {"num_cpus": 0, "object_store_memory": 100 * MB, "include_dashboard": False}
     cluster = Cluster(
         initialize_head=True, head_node_args={**head, "_system_config": system_config}
     )
+    node = cluster.add_node(num_cpus=1, object_store_memory=80 * MB)
+    cluster.wait_for_nodes()
+    ray.init(address=cluster.address, logging_level="ERROR")
+    return cluster, node
+
+
+def kill_with(system_config: dict) -> float:
+    """Seconds from SIGKILL of the worker's raylet until the GCS says the node is dead."""
+    cluster, node = started(system_config)
     try:
-        node = cluster.add_node(num_cpus=1, object_store_memory=80 * MB)
-        cluster.wait_for_nodes()
-        ray.init(address=cluster.address, logging_level="ERROR")
         raylet = node.all_processes[ray._private.ray_constants.PROCESS_TYPE_RAYLET][0].process
         start = time.monotonic()
         os.kill(raylet.pid, signal.SIGKILL)
@@ -64,35 +71,25 @@ def kill_with(system_config: dict) -> float:
         cluster.shutdown()
 
 
-def main() -> int:
-    cluster = Cluster(
-        initialize_head=True,
-        head_node_args={"num_cpus": 0, "object_store_memory": 100 * MB, "include_dashboard": False},
-    )
+def drain() -> float:
+    """Seconds from a PREEMPTION drain request until the GCS says the node is dead."""
+    cluster, node = started({})
     try:
-        killed = cluster.add_node(num_cpus=1, object_store_memory=80 * MB)
-        drained = cluster.add_node(num_cpus=1, object_store_memory=80 * MB)
-        cluster.wait_for_nodes()
-        ray.init(address=cluster.address, logging_level="ERROR")
-
-        raylet = killed.all_processes[ray._private.ray_constants.PROCESS_TYPE_RAYLET][0].process
         start = time.monotonic()
-        os.kill(raylet.pid, signal.SIGKILL)
-        t_kill = dead_after(cluster, killed.node_id, start)
-
-        start = time.monotonic()
+        deadline_ms = int((time.time() + 30) * 1000)
         accepted, why = drain_node(
-            cluster.gcs_address,
-            drained.node_id,
-            "preemption",
-            "spot preemption (bench)",
-            int((time.time() + 30) * 1000),
+            cluster.gcs_address, node.node_id, "preemption", "spot preemption", deadline_ms
         )
         assert accepted, why
-        t_drain = dead_after(cluster, drained.node_id, start)
+        return dead_after(cluster, node.node_id, start)
     finally:
         ray.shutdown()
         cluster.shutdown()
+
+
+def main() -> int:
+    t_kill = kill_with({})
+    t_drain = drain()
     t_tuned = kill_with(SPOTRAY_HEALTH)
     print(f"hard kill (default health checks):  node marked dead after {t_kill:.2f} s")
     print(f"notice + drain (PREEMPTION):        node marked dead after {t_drain:.2f} s")
