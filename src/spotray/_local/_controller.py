@@ -313,7 +313,7 @@ def _api(controller: Controller):
             except Stockout as exc:
                 self._reply(503, {"error": str(exc)})
             except (KeyError, ValueError) as exc:
-                self._reply(400, {"error": str(exc)})
+                self._reply(400, {"error": str(exc.args[0]) if exc.args else str(exc)})
 
         def do_DELETE(self) -> None:
             if self.path.startswith("/instances/"):
