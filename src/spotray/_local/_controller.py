@@ -213,6 +213,10 @@ class Controller:
                     continue
             _write_json(self.state / PROCESSES_FILE, live)
 
+    def cancel(self) -> None:
+        """Stop the schedule being played, if any."""
+        self._schedule_cancelled.set()
+
     def play(self, schedule: dict) -> None:
         """Run a schedule: {"preemptions": [...], "stockouts": [...], "seed": N}; raises
         ValueError (before anything runs) for groups that are unknown or not Spot."""
@@ -300,7 +304,7 @@ def _api(controller: Controller):
                     cloud.stockout(body["group"], float(body["seconds"]))
                     self._reply(200, {"ok": True})
                 elif self.path == "/schedule/cancel":
-                    controller._schedule_cancelled.set()
+                    controller.cancel()
                     self._reply(200, {"ok": True})
                 elif self.path == "/schedule":
                     controller.play(body)
