@@ -25,7 +25,7 @@ GRACEFUL = (
 )
 
 
-def group(name: str, spot: bool) -> LocalGroup:
+def group(name: str, spot: bool, pods_per_node: int = 1) -> LocalGroup:
     return LocalGroup(
         name=name,
         spot=spot,
@@ -39,7 +39,7 @@ def group(name: str, spot: bool) -> LocalGroup:
         idle_timeout_seconds=None,
         machine_type="e2-standard-2",
         zone="us-central1-a",
-        pods_per_node=1,
+        pods_per_node=pods_per_node,
         usd_per_pod_hour_spot=0.01,
         usd_per_pod_hour_on_demand=0.03,
     )
@@ -49,7 +49,11 @@ def make_cloud(program: str, **kwargs) -> Cloud:
     def launch(inst, spec):
         return subprocess.Popen([sys.executable, "-c", program], start_new_session=True)
 
-    groups = {"spot": group("spot", True), "ondemand": group("ondemand", False)}
+    groups = {
+        "spot": group("spot", True),
+        "ondemand": group("ondemand", False),
+        "packed": group("packed", True, pods_per_node=2),
+    }
     return Cloud(groups=groups, launch=launch, **kwargs)
 
 
@@ -172,5 +176,22 @@ def test_freeze_stops_the_node_without_notice_then_kills_it():
         while cloud.instances[node].state != "terminated":
             time.sleep(0.05)
         assert events_of(cloud, node)[-3:] == ["freeze", "kill", "terminated"]
+    finally:
+        cloud.shutdown(grace=0.5)
+
+
+def test_pods_share_their_vm_its_metadata_and_its_preemption():
+    cloud = make_cloud(GRACEFUL, window_seconds=1, notice_seconds=0.1)
+    try:
+        a, b, c = cloud.create("packed", 3, {})
+        wait_running(cloud, 3)
+        pods = cloud.instances
+        assert pods[a].vm == pods[b].vm != pods[c].vm  # 2 Pods per node: a new VM for the third
+        assert pods[a].metadata_host == pods[b].metadata_host != pods[c].metadata_host
+        assert sorted(cloud.preempt("packed", slot=0)) == sorted([a, b])  # the whole VM
+        assert read_preempted(pods[a].metadata_host) == "TRUE"
+        assert read_preempted(pods[c].metadata_host) == "FALSE"
+        (d,) = cloud.create("packed", 1, {})  # joins the VM that still has room and no notice
+        assert pods[d].vm == pods[c].vm
     finally:
         cloud.shutdown(grace=0.5)

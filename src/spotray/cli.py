@@ -419,7 +419,12 @@ def run(
         from ._local._view import instances_table, report_tables
 
         plan = _load_plan(spec)
-        spot = {g.name: g.max_replicas for g in plan.workers if g.pool.spot}
+        # Spot groups and their most VMs (Poisson streams run per VM: node slots)
+        spot = {
+            g.name: -(-g.max_replicas // max(1, g.pods_per_node))
+            for g in plan.workers
+            if g.pool.spot
+        }
         preemptions = []
         if preempt_every is not None:
             if preempt_every <= 0:

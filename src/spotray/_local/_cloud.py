@@ -49,6 +49,7 @@ class Instance:
     reason: str | None = None  # preempted | scaled-down | down | exited
     pid: int | None = None
     metadata_host: str | None = None
+    vm: str | None = None  # the VM (GKE node) this Pod runs on; it shares its fate
     replacement: bool = False  # launched after a preemption of its group
 
     def to_json(self) -> dict:
@@ -69,7 +70,10 @@ class Cloud:
     events: list[dict] = field(default_factory=list)
     instances: dict[str, Instance] = field(default_factory=dict)
     _procs: dict[str, subprocess.Popen] = field(default_factory=dict)
-    _servers: dict[str, MetadataServer] = field(default_factory=dict)
+    _vms: dict[str, list[str]] = field(default_factory=dict)  # VM -> its Pods, in order
+    _vm_servers: dict[str, MetadataServer] = field(default_factory=dict)  # one per VM
+    _preempted_vms: set[str] = field(default_factory=set)
+    _exited: set[str] = field(default_factory=set)  # instances whose processes are gone
     _stockouts: dict[str, float] = field(default_factory=dict)  # group -> until (clock)
     _preempted_groups: set[str] = field(default_factory=set)
     _closing: bool = False
@@ -114,11 +118,30 @@ class Cloud:
                     created=self.now(),
                     replacement=group in self._preempted_groups,
                 )
+                inst.vm = self._place(inst, spec)
                 self.instances[inst.id] = inst
                 self._event("launch", inst)
                 ids.append(inst.id)
                 threading.Thread(target=self._boot, args=(inst, spec), daemon=True).start()
             return ids
+
+    def _place(self, inst: Instance, spec: LocalGroup) -> str:
+        """The VM a new Pod lands on: the first of its group with room (`pods_per_node`) that
+        is up and not being preempted, else a new one (GKE's cluster autoscaler adds a node)."""
+        room = max(1, spec.pods_per_node)
+        for vm, pods in self._vms.items():
+            live = [p for p in pods if p not in self._exited]
+            if (
+                self.instances[pods[0]].group == inst.group
+                and live
+                and len(live) < room
+                and vm not in self._preempted_vms
+            ):
+                pods.append(inst.id)
+                return vm
+        vm = f"{inst.group}-vm-{next(self._ids):04d}"
+        self._vms[vm] = [inst.id]
+        return vm
 
     def add_head(self, tags: dict[str, str]) -> Instance:
         with self._lock:
@@ -135,17 +158,21 @@ class Cloud:
             if inst.state != "provisioning" or (self._closing and spec is not None):
                 if inst.state == "provisioning":
                     inst.state, inst.terminated_at, inst.reason = "terminated", self.now(), "down"
+                self._exited.add(inst.id)
                 return  # terminated while provisioning
-            if spec is not None:
-                meta = InstanceMetadata(
-                    instance_id=str(abs(hash(inst.id)) % 10**19),
-                    name=inst.id,
-                    zone=spec.zone,
-                    machine_type=spec.machine_type,
-                    project=self.project,
-                )
-                server = MetadataServer(meta).start()
-                self._servers[inst.id] = server
+            if spec is not None and inst.vm is not None:
+                server = self._vm_servers.get(inst.vm)
+                if server is None:
+                    meta = InstanceMetadata(
+                        instance_id=str(abs(hash(inst.vm)) % 10**19),
+                        name=inst.vm,
+                        zone=spec.zone,
+                        machine_type=spec.machine_type,
+                        project=self.project,
+                    )
+                    server = self._vm_servers[inst.vm] = MetadataServer(meta).start()
+                    if inst.vm in self._preempted_vms:
+                        meta.set_preempted()
                 inst.metadata_host = server.host
             try:
                 proc = self.launch(inst, spec)
@@ -153,6 +180,7 @@ class Cloud:
                 inst.state, inst.reason = "terminated", f"launch failed: {exc}"
                 inst.terminated_at = self.now()
                 self._event("launch-failed", inst, error=str(exc))
+                self._exited.add(inst.id)
                 return
             self._procs[inst.id] = proc
             inst.pid = proc.pid
@@ -167,8 +195,11 @@ class Cloud:
                 inst.state, inst.terminated_at = "terminated", self.now()
                 inst.reason = inst.reason or "exited"
                 self._event("exited", inst, code=proc.returncode)
-            server = self._servers.pop(inst.id, None)
-        if server:
+            self._exited.add(inst.id)
+            pods = self._vms.get(inst.vm or "", [])
+            gone = all(p in self._exited for p in pods)
+            server = self._vm_servers.pop(inst.vm, None) if gone and inst.vm else None
+        if server:  # the VM is gone with its last Pod
             server.stop()
 
     def terminate(self, instance_id: str) -> None:
@@ -218,48 +249,76 @@ class Cloud:
         slot: int | None = None,
         rng: random.Random | None = None,
     ) -> list[str]:
-        """Preempt running Spot nodes of `group`: by launch-order slot, a share, or `count`
-        chosen at random. Returns the instances that got a notice."""
+        """Preempt running Spot VMs of `group` (every Pod on one gets the notice): by
+        launch-order slot, a share (rounded up), or `count` chosen at random. Returns the Pods
+        that got a notice."""
         with self._lock:
             spec = self.groups.get(group)
             if spec is None:
                 raise KeyError(f"unknown group {group!r}")
             if not spec.spot:
                 raise ValueError(f"group {group!r} is on-demand: it is never preempted")
-            running = sorted(
-                (i for i in self.alive("worker") if i.group == group and i.noticed_at is None),
-                key=lambda i: (i.created, i.id),
-            )
-            running = [i for i in running if i.state == "running"]
+            vms = self._running_vms(group)
             if slot is not None:
-                victims = [running[slot]] if slot < len(running) else []
+                chosen = [vms[slot]] if slot < len(vms) else []
             else:
-                n = math.ceil(len(running) * share) if share is not None else count
-                victims = (rng or random.Random()).sample(running, min(n, len(running)))
-            for inst in victims:
-                inst.noticed_at = self.now()
-                inst.state, inst.reason = "stopping", "preempted"  # nothing else may stop it now
+                n = math.ceil(len(vms) * share) if share is not None else count
+                chosen = (rng or random.Random()).sample(vms, min(n, len(vms)))
+            noticed = []
+            for vm in chosen:
+                self._preempted_vms.add(vm)
                 self._preempted_groups.add(group)
-                server = self._servers.get(inst.id)
+                server = self._vm_servers.get(vm)
                 if server:
                     server.meta.set_preempted()
-                self._event("notice", inst)
-                threading.Thread(target=self._preemption, args=(inst,), daemon=True).start()
-            return [i.id for i in victims]
+                for pod in self._vms[vm]:
+                    inst = self.instances[pod]
+                    if inst.state == "provisioning":  # never gets to start
+                        inst.state, inst.reason = "terminated", "preempted"
+                        inst.noticed_at = inst.terminated_at = self.now()
+                        self._event("notice", inst)
+                    elif inst.state == "running":
+                        inst.noticed_at = self.now()
+                        inst.state, inst.reason = "stopping", "preempted"  # no one else stops it
+                        self._event("notice", inst)
+                        threading.Thread(target=self._preemption, args=(inst,), daemon=True).start()
+                    else:
+                        continue
+                    noticed.append(pod)
+            return noticed
+
+    def _running_vms(self, group: str) -> list[str]:
+        """The group's VMs with a running Pod and no notice, oldest first."""
+        out = []
+        for vm, pods in self._vms.items():
+            insts = [self.instances[p] for p in pods]
+            if (
+                insts[0].group == group
+                and vm not in self._preempted_vms
+                and any(i.state == "running" for i in insts)
+            ):
+                out.append(vm)
+        return out
 
     def freeze(self, group: str, count: int = 1, rng: random.Random | None = None) -> list[str]:
-        """Freeze running nodes of `group` (SIGSTOP: like a VM behind a network black hole, no
-        notice, no drain); they are killed when the shutdown window ends."""
+        """Freeze running VMs of `group` (SIGSTOP every Pod on them: like a VM behind a network
+        black hole, no notice, no drain); they are killed when the shutdown window ends."""
         with self._lock:
-            running = [i for i in self.alive("worker") if i.group == group and i.state == "running"]
-            victims = (rng or random.Random()).sample(running, min(count, len(running)))
-            for inst in victims:
-                inst.state, inst.reason = "stopping", "frozen"
-                for pid in _tree(inst.pid or -1):
-                    _signal(pid, signal.SIGSTOP)
-                self._event("freeze", inst)
-                threading.Thread(target=self._thaw_and_kill, args=(inst,), daemon=True).start()
-            return [i.id for i in victims]
+            vms = self._running_vms(group)
+            frozen = []
+            for vm in (rng or random.Random()).sample(vms, min(count, len(vms))):
+                self._preempted_vms.add(vm)
+                for pod in self._vms[vm]:
+                    inst = self.instances[pod]
+                    if inst.state != "running":
+                        continue
+                    inst.state, inst.reason = "stopping", "frozen"
+                    for pid in _tree(inst.pid or -1):
+                        _signal(pid, signal.SIGSTOP)
+                    self._event("freeze", inst)
+                    threading.Thread(target=self._thaw_and_kill, args=(inst,), daemon=True).start()
+                    frozen.append(pod)
+            return frozen
 
     def _thaw_and_kill(self, inst: Instance) -> None:
         time.sleep(self.window_seconds)

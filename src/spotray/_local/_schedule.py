@@ -1,8 +1,8 @@
 """When Spot nodes are taken back: a seeded, reproducible schedule of preemptions and stockouts.
 
-A Poisson process per Spot group (mean seconds between preemptions *per node*) is drawn over
-the group's node slots (0 .. max nodes - 1): an event for slot k preempts the group's k-th
-running node (in launch order) if there is one, and nothing otherwise. So the schedule depends
+A Poisson process per Spot group (mean seconds between preemptions *per VM*) is drawn over
+the group's VM slots (0 .. most VMs - 1): an event for slot k preempts the group's k-th running
+VM (in launch order), with every Pod on it, if there is one, and nothing otherwise. So the schedule depends
 only on the seed, while what it hits depends on how many nodes run then, as on GKE.
 Traces (CSV `time,group,count`, count a number or a share like `50%`) replay exact events,
 including mass preemptions.
@@ -37,7 +37,7 @@ class Stockout:
 def poisson(
     groups: dict[str, int], mean_seconds: float, horizon: float, seed: int
 ) -> list[Preemption]:
-    """Events for every group (name -> max nodes) until `horizon`, one stream per node slot."""
+    """Events for every group (name -> most VMs) until `horizon`, one stream per VM slot."""
     if mean_seconds <= 0:
         raise ValueError("the mean time between preemptions must be positive")
     rng = random.Random(seed)
