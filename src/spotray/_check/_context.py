@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .._plan import Resources
 from .._quantity import cpu_millis, memory_bytes
@@ -164,9 +165,9 @@ def version_tuple(text: object) -> tuple[int, ...] | None:
     return tuple(int(x) for x in m.groups() if x is not None) if m else None
 
 
-@dataclass(frozen=True)
-class Group:
-    """One group of one RayCluster: the head (named 'head') or a worker group."""
+class Group(NamedTuple):
+    """One group of one RayCluster: the head (named 'head') or a worker group. Unpacks as
+    `cluster, name, spec, path`."""
 
     cluster: ClusterDoc
     name: str
@@ -186,16 +187,12 @@ class Group:
         return f"{self.cluster.kind} {self.cluster.name!r} group {self.name!r}"
 
 
-def groups(ctx: Context, *, workers: bool = False) -> Iterator[Group]:
-    """Every group of every cluster (only worker groups with `workers=True`)."""
-    for cluster in ctx.clusters:
-        for name, spec, path in cluster.groups():
-            group = Group(cluster, name, spec, path)
+def groups(
+    ctx: Context, *, workers: bool = False, cluster: ClusterDoc | None = None
+) -> Iterator[Group]:
+    """Every group of every cluster (or of `cluster`); only worker groups with `workers=True`."""
+    for doc in ctx.clusters if cluster is None else (cluster,):
+        for name, spec, path in doc.groups():
+            group = Group(doc, name, spec, path)
             if not (workers and group.head):
                 yield group
-
-
-def each_group(ctx: Context) -> Iterator[tuple[ClusterDoc, str, dict, Path]]:
-    """(cluster, group name, group spec, path) for every group: `groups` as plain tuples."""
-    for group in groups(ctx):
-        yield group.cluster, group.name, group.spec, group.path

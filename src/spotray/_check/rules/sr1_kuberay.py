@@ -161,7 +161,7 @@ class GroupNames(Rule):
     def check(self, ctx):
         for cluster in ctx.clusters:
             seen: set[str] = set()
-            for group in (g for g in groups(ctx, workers=True) if g.cluster is cluster):
+            for group in groups(ctx, workers=True, cluster=cluster):
                 name = group.spec.get("groupName")
                 if not isinstance(name, str):
                     continue  # missing or not a string: SR100

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .._context import each_group, pod_spec
+from .._context import groups, pod_spec
 from .._finding import Severity
 from .._registry import Rule, register
 
@@ -14,7 +14,7 @@ def _names(pools) -> str:
 def _groups_with_pools(ctx):
     if not ctx.pools:
         return
-    for cluster, name, group, path in each_group(ctx):
+    for cluster, name, group, path in groups(ctx):
         if name == "head" and not pod_spec(group):
             continue  # no template at all: SR202 reports the head, SR201 would repeat it
         yield cluster, name, group, path, ctx.placement(cluster, group, path)
@@ -89,7 +89,7 @@ class HeadCanLandOnSpot(Rule):
     fix = "Pin the head to an on-demand pool with node affinity (gke-spot DoesNotExist)."
 
     def check(self, ctx):
-        for cluster, name, group, path in each_group(ctx):
+        for cluster, name, group, path in groups(ctx):
             if name != "head":
                 continue
             spec = pod_spec(group)

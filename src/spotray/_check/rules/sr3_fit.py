@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..._plan import filling_pod, pods_fitting
 from ..._quantity import cpu_millis, memory_bytes
-from .._context import GPU, each_group, quantity, ray_container, requests_of
+from .._context import GPU, groups, quantity, ray_container, requests_of
 from .._finding import Severity
 from .._registry import Rule, register
 
@@ -14,7 +14,7 @@ MAX_PODS = 110
 
 def _sized_groups(ctx):
     """(cluster, name, path, container path, requests, pools it can land on)."""
-    for cluster, name, group, path in each_group(ctx):
+    for cluster, name, group, path in groups(ctx):
         found = ray_container(group)
         if found is None:
             continue

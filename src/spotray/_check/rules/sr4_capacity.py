@@ -144,7 +144,7 @@ class SpotWithoutFallback(Rule):
             return
         for cluster in ctx.clusters:
             market: dict[str, tuple[str, int]] = {}
-            mine = [g for g in groups(ctx, workers=True) if g.cluster is cluster]
+            mine = list(groups(ctx, workers=True, cluster=cluster))
             for group in mine:
                 pools = ctx.placement(cluster, group.spec, group.path).pools
                 spots = {p.spot for p in pools}

@@ -5,7 +5,6 @@ from __future__ import annotations
 from .._context import (
     autoscaler_v2,
     autoscaling_enabled,
-    each_group,
     gcs_ft_enabled,
     groups,
     pod_spec,
@@ -20,12 +19,6 @@ DRAIN_DEFAULT_SECONDS = 30  # Ray 2.60, ray/_private/ray_constants.py
 DRAIN_MIN_RAY = (2, 60)  # verified present in Ray 2.60; earlier releases not verified
 K8S_DEFAULT_GRACE = 30
 GKE_SPOT_POD_WINDOW = 15  # default: 30 s node grace, of which 15 s for critical system Pods
-
-
-def _workers(ctx):
-    for cluster, name, group, path in each_group(ctx):
-        if name != "head":
-            yield cluster, name, group, path
 
 
 @register
@@ -54,7 +47,7 @@ class PreStopRayStop(Rule):
     fix = "Remove the preStop hook; rely on Ray's SIGTERM drain with a timeout inside the window."
 
     def check(self, ctx):
-        for cluster, name, group, path in each_group(ctx):
+        for cluster, name, group, path in groups(ctx):
             containers = pod_spec(group).get("containers")
             for i, container in enumerate(containers if isinstance(containers, list) else []):
                 if not isinstance(container, dict):
@@ -116,7 +109,7 @@ class GraceExceedsSpotWindow(Rule):
     fix = "Set terminationGracePeriodSeconds to the Spot window, or lengthen the window."
 
     def check(self, ctx):
-        for cluster, name, group, path in _workers(ctx):
+        for cluster, name, group, path in groups(ctx, workers=True):
             window = _window(ctx, cluster, group, path)
             spec = pod_spec(group)
             if window is None or "terminationGracePeriodSeconds" not in spec:
@@ -158,7 +151,7 @@ class DrainExceedsWindow(Rule):
     fix = f"Set {DRAIN_ENV} a few seconds below the Pods' shutdown window."
 
     def check(self, ctx):
-        for cluster, name, group, path in _workers(ctx):
+        for cluster, name, group, path in groups(ctx, workers=True):
             version = version_tuple(cluster.spec.get("rayVersion"))
             if version is None or version[:2] < DRAIN_MIN_RAY:
                 continue
@@ -217,7 +210,7 @@ class ImageVersionMismatch(Rule):
             version = version_tuple(cluster.spec.get("rayVersion"))
             if version is None:
                 continue
-            for name, group, path in cluster.groups():
+            for _, name, group, path in groups(ctx, cluster=cluster):
                 found = ray_container(group)
                 if found is None:
                     continue
@@ -307,9 +300,8 @@ class HeadWithoutGcsFt(Rule):
                 continue
             spot = [
                 g.name
-                for g in groups(ctx, workers=True)
-                if g.cluster is cluster
-                and any(p.spot for p in ctx.placement(cluster, g.spec, g.path).pools)
+                for g in groups(ctx, workers=True, cluster=cluster)
+                if any(p.spot for p in ctx.placement(cluster, g.spec, g.path).pools)
             ]
             if spot:
                 yield self.finding(
