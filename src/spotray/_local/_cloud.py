@@ -322,18 +322,9 @@ class Cloud:
 
     def _thaw_and_kill(self, inst: Instance) -> None:
         time.sleep(self.window_seconds)
-        if inst.state == "terminated":
-            return
         proc = self._procs.get(inst.id)
-        tree = _tree(proc.pid) if proc else set()
-        for pid in tree:
-            _signal(pid, signal.SIGKILL)
-        self._event("kill", inst, processes=len(tree), preempted=False)
-        if proc:
-            proc.wait()
-        with self._lock:
-            inst.state, inst.terminated_at = "terminated", self.now()
-            self._event("terminated", inst, reason=inst.reason)
+        if inst.state != "terminated" and proc is not None:
+            self._kill(inst, proc, _tree(proc.pid), preempted=False)
 
     def _preemption(self, inst: Instance) -> None:
         time.sleep(self.notice_seconds)
@@ -353,10 +344,16 @@ class Cloud:
         deadline = time.monotonic() + grace
         while time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.1)
+        self._kill(inst, proc, tree, preempted=preempted)
+
+    def _kill(
+        self, inst: Instance, proc: subprocess.Popen, tree: set[int], *, preempted: bool
+    ) -> None:
+        """The end of the window: kill whatever of the node still runs (recorded even when
+        nothing did), reap it, and mark it terminated."""
         leftover = [p for p in tree | _tree(proc.pid) if _exists(p)]
         for pid in leftover:
             _signal(pid, signal.SIGKILL)
-        # the end of the window: whatever still runs is killed (recorded even when nothing did)
         self._event("kill", inst, processes=len(leftover), preempted=preempted)
         proc.wait()
         with self._lock:
