@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ._errors import InputError, OutputError, SpecError, SpotrayError
+from ._plan import format_usd
 
 if TYPE_CHECKING:
     from ._plan import Plan
@@ -87,10 +88,6 @@ def _pct(x: float) -> str:
     return f"{x:.0%}"
 
 
-def _usd(x: float | None) -> str:
-    return "n/a" if x is None else f"${x:.4f}"
-
-
 def explain_tables(plan: Plan) -> list[Table]:
     """One table per group and its pool: what a node offers, how the Pods pack it, its price."""
     tables = []
@@ -137,12 +134,12 @@ def explain_tables(plan: Plan) -> list[Table]:
             ),
             (
                 "price",
-                f"{_usd(pool.usd_per_node_hour)}/node-h, {_usd(g.usd_per_pod_hour)}/pod-h "
+                f"{format_usd(pool.usd_per_node_hour)}/node-h, {format_usd(g.usd_per_pod_hour)}/pod-h "
                 f"({market})",
             ),
         ]
         if pool.spot and pool.price.on_demand:
-            rows.append(("on-demand price", f"{_usd(pool.price.on_demand)}/node-h"))
+            rows.append(("on-demand price", f"{format_usd(pool.price.on_demand)}/node-h"))
         for row in rows:
             table.add_row(*row)
         tables.append(table)

@@ -351,7 +351,7 @@ class Cloud:
     ) -> None:
         """The end of the window: kill whatever of the node still runs (recorded even when
         nothing did), reap it, and mark it terminated."""
-        leftover = [p for p in tree | _tree(proc.pid) if _exists(p)]
+        leftover = [p for p in tree | _tree(proc.pid) if running(p)]
         for pid in leftover:
             _signal(pid, signal.SIGKILL)
         self._event("kill", inst, processes=len(leftover), preempted=preempted)
@@ -393,11 +393,16 @@ def _tree(pid: int) -> set[int]:
         return set()
 
 
-def _exists(pid: int) -> bool:
+def running(pid: int, started: float | None = None) -> bool:
+    """Whether `pid` runs (not a zombie) and, given its start time, is still the same process
+    (not another that reused the PID)."""
     import psutil
 
     try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        proc = psutil.Process(pid)
+        if started is not None and abs(proc.create_time() - started) > 1.0:
+            return False
+        return proc.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
 

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from .._errors import SpotrayError
 from .._plan import Plan
+from ._cloud import running
 from ._http import ControllerError, call
 from ._shape import default_scale, local_groups
 
@@ -46,19 +47,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _alive(pid: int, started: float | None = None) -> bool:
-    """Whether `pid` runs (and, given its start time, is still the same process)."""
-    import psutil
-
-    try:
-        proc = psutil.Process(pid)
-        if started is not None and abs(proc.create_time() - started) > 1.0:
-            return False  # the PID was reused by another process
-        return proc.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
 
 
 @dataclass
@@ -132,15 +120,15 @@ class LocalCluster:
     def down(self, timeout: float = 60.0) -> None:
         """Stop every process this cluster started (by PID), and the controller."""
         mine = (self.controller_pid, self.controller_started)
-        if _alive(*mine):
+        if running(*mine):
             try:
                 call(f"{self.url}/shutdown", "POST", {})
             except ControllerError:
                 os.kill(self.controller_pid, 15)  # it also stops everything on SIGTERM
             deadline = time.monotonic() + timeout
-            while _alive(*mine) and time.monotonic() < deadline:
+            while running(*mine) and time.monotonic() < deadline:
                 time.sleep(0.2)
-            if _alive(*mine):
+            if running(*mine):
                 os.kill(self.controller_pid, 9)
         (self.state / "controller.json").unlink(missing_ok=True)
 
@@ -157,7 +145,7 @@ def reap_orphans(name: str) -> int:
         return 0
     trees = []
     for pid, started in recorded.values():
-        if _alive(pid, started):
+        if running(pid, started):
             proc = psutil.Process(pid)
             trees.append([proc, *proc.children(recursive=True)])
     for tree in trees:
@@ -181,7 +169,7 @@ def find(name: str) -> LocalCluster | None:
         config = json.loads((state / "cluster.json").read_text())
     except (OSError, ValueError):
         return None
-    if not _alive(info["pid"], info.get("started")):
+    if not running(info["pid"], info.get("started")):
         return None
     return LocalCluster(
         name=name,
@@ -290,8 +278,15 @@ def ray_nodes(cluster: LocalCluster) -> list:
     """Ray's view of the cluster's nodes (Ray's state API, through the dashboard)."""
     from ray.util.state import list_nodes
 
-    try:
+    with state_api(cluster):
         return list_nodes(address=cluster.dashboard_url, detail=True, raise_on_missing_output=False)
+
+
+@contextlib.contextmanager
+def state_api(cluster: LocalCluster):
+    """Ray's state API raises many kinds of errors: turn them into one clear error."""
+    try:
+        yield
     except Exception as exc:
         raise LocalClusterError(f"Ray's state API at {cluster.dashboard_url}: {exc}") from None
 

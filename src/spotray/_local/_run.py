@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-from ._cluster import LocalCluster, LocalClusterError
+from ._cluster import LocalCluster, LocalClusterError, state_api
 from ._report import Report, group_reports, task_summary
 from ._schedule import Preemption, Stockout
 
@@ -100,10 +100,8 @@ def job_ids(cluster: LocalCluster) -> set[str]:
     """The Ray jobs (drivers) the cluster has seen (Ray's state API)."""
     from ray.util.state import list_jobs
 
-    try:
+    with state_api(cluster):
         jobs = list_jobs(address=cluster.dashboard_url, raise_on_missing_output=False)
-    except Exception as exc:
-        raise LocalClusterError(f"Ray's state API at {cluster.dashboard_url}: {exc}") from None
     return {j.job_id for j in jobs if j.job_id}
 
 
@@ -117,7 +115,7 @@ def settled_attempts(cluster: LocalCluster, jobs: set[str]) -> list[dict]:
     while time.monotonic() < deadline:
         attempts = []
         for job in sorted(jobs):
-            try:
+            with state_api(cluster):
                 rows = list_tasks(
                     address=address,
                     filters=[("job_id", "=", job)],
@@ -125,8 +123,6 @@ def settled_attempts(cluster: LocalCluster, jobs: set[str]) -> list[dict]:
                     limit=STATE_API_LIMIT,
                     raise_on_missing_output=False,
                 )
-            except Exception as exc:
-                raise LocalClusterError(f"Ray's state API at {address}: {exc}") from None
             if len(rows) >= STATE_API_LIMIT:
                 raise LocalClusterError(
                     f"job {job} has more than {STATE_API_LIMIT} task attempts: Ray's state API "

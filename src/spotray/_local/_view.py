@@ -6,6 +6,7 @@ from collections import Counter
 
 from rich.table import Table
 
+from .._plan import format_usd
 from ._report import Report
 
 STATES = ("provisioning", "running", "stopping", "terminated")
@@ -35,10 +36,6 @@ def instances_table(instances: list[dict], title: str = "nodes") -> Table:
     return table
 
 
-def _usd(value: float | None) -> str:
-    return "n/a" if value is None else f"${value:.4f}"
-
-
 def report_tables(report: Report) -> list[Table]:
     data = report.to_json()
     groups = Table(title=f"run on local cluster {report.cluster!r}")
@@ -54,8 +51,8 @@ def report_tables(report: Report) -> list[Table]:
             str(g.preempted),
             str(g.replaced),
             f"{g.node_seconds:.0f}",
-            _usd(g.usd_as_run),
-            _usd(g.usd_on_demand),
+            format_usd(g.usd_as_run),
+            format_usd(g.usd_on_demand),
         )
     summary = Table(show_header=False, title="summary")
     summary.add_column("what")
@@ -73,8 +70,8 @@ def report_tables(report: Report) -> list[Table]:
             f"{report.task_seconds_ok:.1f} / {report.task_seconds_lost:.1f}",
         ),
         ("goodput", "n/a" if goodput is None else f"{goodput:.1%}"),
-        ("cost on GKE as run", _usd(data["usd_as_run"])),
-        ("cost on GKE all on-demand", _usd(data["usd_on_demand"])),
+        ("cost on GKE as run", format_usd(data["usd_as_run"])),
+        ("cost on GKE all on-demand", format_usd(data["usd_on_demand"])),
     ]
     if report.price_source:
         rows.append(("prices", _price_note(report.price_source)))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ._allocatable import Resources, allocatable, capacity, daemonset_overhead
-from ._catalog import GPU_RULES, ZONES, MachineType, Price, catalog, gpu_problem
+from ._catalog import GPU_RULES, ZONES, MachineType, Price, catalog, format_usd, gpu_problem
 from ._model import (
     Autoscaling,
     NodePool,
@@ -45,6 +45,7 @@ __all__ = [
     "catalog",
     "daemonset_overhead",
     "filling_pod",
+    "format_usd",
     "gpu_problem",
     "pods_fitting",
     "pods_per_node",

@@ -22,6 +22,11 @@ class Price:
     spot: float | None
 
 
+def format_usd(value: float | None) -> str:
+    """A price or cost as shown to users: `$0.0402`, or `n/a` where the price is unknown."""
+    return "n/a" if value is None else f"${value:.4f}"
+
+
 @dataclass(frozen=True)
 class MachineType:
     """A Compute Engine machine type."""
