@@ -95,7 +95,7 @@ def test_task_summary_counts_attempts_and_lost_seconds():
     }
 
 
-def test_autoscaler_config_carries_the_plan_to_rays_autoscaler():
+def test_autoscaler_config_carries_the_plan_to_rays_autoscaler(tmp_path):
     from dataclasses import asdict
 
     import spotray
@@ -107,8 +107,10 @@ def test_autoscaler_config_carries_the_plan_to_rays_autoscaler():
     plan = spotray.plan(spotray.load_spec(EXAMPLES / "recommended.yaml"))
     groups = local_groups(plan, 0.25)
     config = {"name": plan.name, "groups": [asdict(g) for g in groups], "idle_timeout_seconds": 60}
-    cfg = autoscaler_config(config, "http://127.0.0.1:1")
+    cfg = autoscaler_config(config, "http://127.0.0.1:1", tmp_path)
     assert cfg["provider"]["module"] == "spotray._local._provider.LocalSpotProvider"
+    # the controller's secret is named by path, never written into the config
+    assert cfg["provider"]["secret_file"] == str(tmp_path / "controller.secret")
     assert cfg["head_node_type"] == HEAD_TYPE and cfg["idle_timeout_minutes"] == 1
     for g, w in zip(groups, plan.workers, strict=True):
         node_type = cfg["available_node_types"][g.name]

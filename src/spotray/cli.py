@@ -6,7 +6,9 @@ Exit codes: 0 success, 1 findings (check), 2 bad input (spec, YAML, HCL, files).
 from __future__ import annotations
 
 import contextlib
+import signal
 import sys
+import time
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
@@ -15,8 +17,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from ._errors import InputError, OutputError, SpecError, SpotrayError
+from ._errors import InputError, SpecError, SpotrayError
 from ._plan import format_usd
 
 if TYPE_CHECKING:
@@ -31,8 +34,15 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 # piped output (CI logs, `make demo | tee`) gets room for the wider tables
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 110)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Messages carry file names and values from the user: never read them as markup or emoji codes.
+_plain = {"highlight": False, "soft_wrap": True, "markup": False, "emoji": False}
+out = Console(width=None if sys.stdout.isatty() else 110, **_plain)
+err = Console(stderr=True, **_plain)
+
+
+def _error(message: object) -> None:
+    err.print(Text.assemble(("error", "red"), f": {message}"))
+
 
 SpecArg = Annotated[Path, typer.Argument(help="The spotray spec (YAML).", show_default=False)]
 
@@ -44,11 +54,11 @@ def _errors() -> Iterator[None]:
         yield
     except SpecError as exc:
         for problem in exc.problems:
-            err.print(f"[red]error[/red]: {problem}", markup=True, highlight=False)
+            _error(problem)
         err.print(f"{len(exc.problems)} problem(s); nothing written.")
         raise typer.Exit(exc.exit_code) from None
     except SpotrayError as exc:
-        err.print(f"[red]error[/red]: {exc}", markup=True)
+        _error(exc)
         raise typer.Exit(exc.exit_code) from None
 
 
@@ -77,8 +87,8 @@ def render(
         rendered = _api.render(load_spec(spec), source=str(spec))
         if stdout:
             for name, text in rendered.files.items():
-                out.print(f"# ==> {name} <==", markup=False)
-                out.print(text, markup=False, end="")
+                out.print(f"# ==> {name} <==")
+                out.print(text, end="")
             return
         for path in rendered.write(output_dir):
             err.print(f"wrote {path}")
@@ -228,11 +238,11 @@ def check(
                 docs.pools_given = True
             findings = run_checks(docs, select=select, ignore=ignore)
     if output_format is OutputFormat.json:
-        out.print(_output.to_json(findings), markup=False, end="")
+        out.print(_output.to_json(findings), end="")
     elif output_format is OutputFormat.sarif:
-        out.print(_output.to_sarif(findings, version=__version__), markup=False, end="")
+        out.print(_output.to_sarif(findings, version=__version__), end="")
     else:
-        out.print(_output.to_text(findings), markup=False, end="")
+        out.print(_output.to_text(findings), end="")
     threshold = Severity[fail_on.value.upper()]
     if any(f.severity >= threshold for f in findings):
         raise typer.Exit(1)
@@ -245,7 +255,7 @@ def rule(code: Annotated[str, typer.Argument(help="A rule code, e.g. SR304.")]) 
 
     found = RULES.get(code.upper())
     if found is None:
-        err.print(f"error: no rule {code!r}; known: {', '.join(sorted(RULES))}")
+        _error(f"no rule {code!r}; known: {', '.join(sorted(RULES))}")
         raise typer.Exit(2)
     out.print(
         f"{found.code} ({found.name}) [{found.severity}]\n\n{found.doc()}\n\nFix: {found.fix}",
@@ -267,24 +277,59 @@ NameOpt = Annotated[
 def _need_local(local: bool) -> None:
     if not local:
         raise InputError("only local clusters are supported so far: add --local")
+    from ._local._cluster import require_local_extra
+
+    require_local_extra()
+
+
+class _Dead(SpotrayError):
+    """A cluster whose controller died while its processes run on (exit 1)."""
+
+    exit_code = 1
+
+
+def _clusters(name: str | None) -> list[tuple[str, object, int]]:
+    """(name, the running cluster or None, processes left by a dead controller) for `name`,
+    or for every cluster with a state directory that is running or left processes behind."""
+    from ._local._cluster import require_local_extra
+
+    require_local_extra()
+    from . import local as lc
+
+    found = []
+    for each in [name] if name else lc.names():
+        cluster = lc.find(each)
+        left = 0 if cluster else len(lc.leftovers(each))
+        if cluster or left:
+            found.append((each, cluster, left))
+    return found
 
 
 def _cluster(name: str | None):
-    from . import local as lc
-
-    if name:
-        found = lc.find(name)
-        if found is None:
-            raise InputError(f"no local cluster {name!r} is running")
-        return found
-    root = lc.state_root()
-    running = [c for c in (lc.find(p.name) for p in root.glob("*")) if c] if root.exists() else []
-    if not running:
-        raise InputError("no local cluster is running (start one with `spotray up SPEC --local`)")
-    if len(running) > 1:
-        names = ", ".join(c.name for c in running)
+    """The one running cluster (`name`, or the only one); a dead controller is an error."""
+    found = _clusters(name)
+    if not found:
+        what = f"no local cluster {name!r} is running" if name else "no local cluster is running"
+        raise InputError(f"{what} (start one with `spotray up SPEC --local`)")
+    if len(found) > 1:
+        names = ", ".join(n for n, _, _ in found)
         raise InputError(f"several local clusters are running ({names}): pass --name")
-    return running[0]
+    each, cluster, left = found[0]
+    if cluster is None:
+        raise _Dead(
+            f"local cluster {each!r}: controller dead, {left} process(es) left; "
+            f"`spotray down --name {each}` stops them"
+        )
+    return cluster
+
+
+def _print_env(cluster) -> None:
+    out.print(f"  RAY_ADDRESS={cluster.address}")
+    out.print(
+        f"  RAY_AUTH_MODE=token RAY_AUTH_TOKEN_PATH={cluster.env['RAY_AUTH_TOKEN_PATH']}"
+        "   (Ray's token auth: every driver needs both)"
+    )
+    out.print(f"  dashboard   {cluster.dashboard_url}  (the token is its bearer credential)")
 
 
 @app.command()
@@ -294,7 +339,8 @@ def up(
     scale: Annotated[
         float | None,
         typer.Option(
-            help="Multiply the Pods' CPUs and memory by this (default: fit this machine)."
+            help="Multiply the Pods' CPUs and memory by this, in (0, 1] (default: fit this "
+            "machine)."
         ),
     ] = None,
     time_scale: Annotated[
@@ -315,8 +361,7 @@ def up(
                 plan, scale=scale, time_scale=time_scale, provision_seconds=provision_seconds
             )
         out.print(f"local cluster {cluster.name!r} is up")
-        out.print(f"  RAY_ADDRESS={cluster.address}   (and RAY_AUTH_MODE=disabled)")
-        out.print(f"  dashboard   {cluster.dashboard_url}")
+        _print_env(cluster)
         out.print(f"  state, logs {cluster.state}")
         _print_status(cluster)
 
@@ -342,9 +387,10 @@ def status(name: NameOpt = None) -> None:
 @app.command()
 def preempt(
     group: Annotated[str, typer.Argument(help="A Spot worker group.")],
-    count: Annotated[int, typer.Option(help="How many running nodes.")] = 1,
+    count: Annotated[int, typer.Option(help="How many running nodes (at least 1).")] = 1,
     share: Annotated[
-        float | None, typer.Option(help="A share of the group's nodes instead (mass preemption).")
+        float | None,
+        typer.Option(help="A share of the group's nodes instead, in (0, 1] (mass preemption)."),
     ] = None,
     freeze: Annotated[
         bool,
@@ -354,6 +400,12 @@ def preempt(
 ) -> None:
     """Preempt Spot nodes now: notice, SIGTERM, kill at the end of the window."""
     with _errors():
+        from . import _bounds
+
+        if share is not None:
+            _bounds.share("--share", share)
+        else:
+            _bounds.count("--count", count)
         cluster = _cluster(name)
         if freeze:
             victims = cluster.freeze(group, count=count)
@@ -364,18 +416,22 @@ def preempt(
 
 @app.command()
 def down(name: NameOpt = None) -> None:
-    """Stop a local cluster: every process it started, and only those."""
+    """Stop a local cluster: every process it started, and only those (also after its
+    controller died). Nothing running is not an error."""
     with _errors():
         from . import local as lc
 
-        if name and lc.find(name) is None:
-            reaped = lc.reap_orphans(name)  # its controller died: stop what it left
-            if reaped:
-                out.print(f"local cluster {name!r}: stopped {reaped} orphaned node(s)")
-                return
-        cluster = _cluster(name)
-        cluster.down()
-        out.print(f"local cluster {cluster.name!r} is down")
+        found = _clusters(name)
+        if not found:
+            out.print(f"no local cluster {name!r} is running" if name else "nothing is running")
+            return
+        if name is None and len(found) > 1:
+            names = ", ".join(n for n, _, _ in found)
+            raise InputError(f"several local clusters are running ({names}): pass --name")
+        each, cluster, _ = found[0]
+        stopped = cluster.down() if cluster else lc.stop_leftovers(each)
+        dead = "" if cluster else " (its controller had died)"
+        out.print(f"local cluster {each!r} is down{dead}; {stopped} leftover process(es) stopped")
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -400,21 +456,28 @@ def run(
     seed: Annotated[int, typer.Option(help="Seed of the preemption schedule.")] = 0,
     time_scale: Annotated[float, typer.Option(help="Compress the Spot shutdown window.")] = 1.0,
     scale: Annotated[float | None, typer.Option(help="Resource scale (see `up`).")] = None,
-    report: Annotated[Path | None, typer.Option(help="Write the report as JSON here.")] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(help="Write the report as JSON here (default: in the cluster's state)."),
+    ] = None,
     keep: Annotated[bool, typer.Option(help="Leave the cluster up afterwards.")] = False,
     horizon: Annotated[float, typer.Option(help="Seconds of preemption schedule to draw.")] = 3600,
 ) -> None:
-    """Run a job (after `--`) on the local cluster with Spot preemptions, then report."""
+    """Run a job (after `--`) on the local cluster with Spot preemptions, then report.
+
+    Exits with the job's own exit code (128+N if a signal N killed it); Ctrl-C or SIGTERM
+    stops the job, writes the report marked `interrupted`, tears down and exits 130."""
     with _errors():
         _need_local(local)
         argv = list(ctx.args)
         if not argv:
             raise InputError("give the job after `--`, e.g. -- python examples/batch_job.py")
-        from rich.live import Live
-
+        from . import _bounds
         from . import local as lc
-        from ._local._view import instances_table, report_tables
 
+        time_scale = _bounds.positive("--time-scale", time_scale, high=1000)
+        if scale is not None:
+            _bounds.finite("--scale", scale, low=0, low_open=True, high=1)
         plan = _load_plan(spec)
         # Spot groups and their most VMs (Poisson streams run per VM: node slots)
         spot = {
@@ -424,15 +487,11 @@ def run(
         }
         preemptions = []
         if preempt_every is not None:
-            if preempt_every <= 0:
-                raise InputError("--preempt-rate must be a positive number of seconds")
             preemptions += lc.poisson(spot, preempt_every, horizon, seed)
         if trace is not None:
-            try:
-                text = trace.read_text()
-            except OSError as exc:
-                raise InputError(f"{trace}: cannot read: {exc}") from None
-            preemptions += lc.read_trace(text, str(trace), set(spot))
+            from ._io import read_input
+
+            preemptions += lc.read_trace(read_input(trace, what="trace"), str(trace), set(spot))
         stockouts = [_stockout(s, {g.name for g in plan.workers}) for s in stockout or []]
         cluster = lc.find(plan.name)
         started = cluster is None
@@ -445,41 +504,80 @@ def run(
             with err.status("starting the local cluster..."):
                 cluster = lc.up(plan, scale=scale, time_scale=time_scale)
         try:
-            with Live(console=err, refresh_per_second=2, transient=True) as live:
-
-                def tick(elapsed: float, instances: list[dict], tasks: dict[str, int]) -> None:
-                    done = tasks.get("FINISHED", 0)
-                    progress = f", {done} task(s) done" if tasks else ""
-                    title = f"{' '.join(argv)}  [{elapsed:.0f} s{progress}]"
-                    live.update(instances_table(instances, title=title))
-
-                result = lc.run_job(
-                    cluster,
-                    argv,
-                    preemptions=preemptions,
-                    stockouts=stockouts,
-                    seed=seed,
-                    price_source=plan.price_source,
-                    on_tick=tick,
-                )
+            with _sigterm_as_interrupt():
+                result = _run_live(cluster, argv, preemptions, stockouts, seed, plan)
         finally:
             if started and not keep:
-                cluster.down()
+                with _signals_ignored():  # a second Ctrl-C must not leave half a cluster
+                    cluster.down()
+        from ._local._view import report_tables
+
         logs = sorted((cluster.state / "logs").glob("job-*.log"))
         if logs:
-            out.print(logs[-1].read_text(errors="replace").rstrip()[-2000:], markup=False)
+            out.print(logs[-1].read_text(errors="replace").rstrip()[-2000:])
         for table in report_tables(result):
             out.print(table)
-        if report is not None:
-            import json
+        import json
 
-            try:
-                report.write_text(json.dumps(result.to_json(), indent=2) + "\n")
-            except OSError as exc:
-                raise OutputError(f"{report}: cannot write the report: {exc}") from None
-            out.print(f"report written to {report}")
-        if result.exit_code != 0:
-            raise typer.Exit(1)
+        from ._io import write_text
+
+        path = report or cluster.state / "logs" / f"report-{int(time.time())}.json"
+        write_text(path, json.dumps(result.to_json(), indent=2) + "\n")
+        out.print(f"report written to {path}")
+        if result.interrupted:
+            err.print("interrupted: the job was stopped and the cluster torn down")
+            raise typer.Exit(130)
+        code = result.exit_code
+        raise typer.Exit(code if code >= 0 else 128 - code)
+
+
+def _run_live(cluster, argv, preemptions, stockouts, seed, plan):
+    from rich.live import Live
+
+    from . import local as lc
+    from ._local._view import instances_table
+
+    with Live(console=err, refresh_per_second=2, transient=True) as live:
+
+        def tick(elapsed: float, instances: list[dict], tasks: dict[str, int]) -> None:
+            done = tasks.get("FINISHED", 0)
+            progress = f", {done} task(s) done" if tasks else ""
+            title = f"{' '.join(argv)}  [{elapsed:.0f} s{progress}]"
+            live.update(instances_table(instances, title=title))
+
+        return lc.run_job(
+            cluster,
+            argv,
+            preemptions=preemptions,
+            stockouts=stockouts,
+            seed=seed,
+            price_source=plan.price_source,
+            on_tick=tick,
+        )
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (`kill`, a CI timeout) handled like Ctrl-C: a KeyboardInterrupt."""
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def _signals_ignored() -> Iterator[None]:
+    previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _stockout(text: str, groups: set[str]):
@@ -492,6 +590,10 @@ def _stockout(text: str, groups: set[str]):
         raise InputError(f"--stockout {text!r}: expected GROUP:START:SECONDS") from None
     if group not in groups:
         raise InputError(f"--stockout {text!r}: no worker group {group!r}")
+    from . import _bounds
+
+    _bounds.finite("--stockout START", start, low=0)
+    _bounds.finite("--stockout SECONDS", seconds, low=0)
     return lc.Stockout(start, group, seconds)
 
 

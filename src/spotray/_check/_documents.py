@@ -11,6 +11,7 @@ from pathlib import Path as FsPath
 from typing import Any
 
 from .._errors import InputError
+from .._io import read_input
 from .._plan import MachineType, Resources, allocatable, catalog, daemonset_overhead
 from .._plan._model import gke_node_labels
 from .._tfeval import UNKNOWN, expand_resources
@@ -422,14 +423,8 @@ def read_paths(paths: list[str]) -> Documents:
     """Read every file: `.tf` as Terraform, anything else as YAML manifests."""
     docs = Documents()
     for name in paths:
-        path = FsPath(name)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise InputError(f"{name}: no such file") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"{name}: cannot read: {exc}") from None
-        if path.suffix == ".tf":
+        text = read_input(name)
+        if FsPath(name).suffix == ".tf":
             read_terraform(text, name, docs)
         else:
             read_yaml(text, name, docs)

@@ -23,11 +23,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .. import _bounds
 from ._metadata import InstanceMetadata, MetadataServer
 from ._shape import LocalGroup
 
 NOTICE_TO_SIGTERM_SECONDS = 1.0  # GKE: the node starts shutting down Pods right after the notice
-STOP_GRACE_SECONDS = 10.0  # scale-down and `down`: SIGTERM, then kill after this long
+STOP_GRACE_SECONDS = 10.0
+MAX_STOCKOUT_SECONDS = 7 * 24 * 3600.0  # scale-down and `down`: SIGTERM, then kill after this long
 
 
 class Stockout(Exception):
@@ -234,6 +236,7 @@ class Cloud:
     # --- Spot behaviour ------------------------------------------------------------------
 
     def stockout(self, group: str, seconds: float) -> None:
+        _bounds.finite("seconds", seconds, low=0, high=MAX_STOCKOUT_SECONDS)
         with self._lock:
             if group not in self.groups:
                 raise KeyError(f"unknown group {group!r}")
@@ -252,6 +255,10 @@ class Cloud:
         """Preempt running Spot VMs of `group` (every Pod on one gets the notice): by
         launch-order slot, a share (rounded up), or `count` chosen at random. Returns the Pods
         that got a notice."""
+        if share is not None:
+            _bounds.share("share", share)
+        elif slot is None:
+            _bounds.count("count", count)
         with self._lock:
             spec = self.groups.get(group)
             if spec is None:
@@ -303,7 +310,10 @@ class Cloud:
     def freeze(self, group: str, count: int = 1, rng: random.Random | None = None) -> list[str]:
         """Freeze running VMs of `group` (SIGSTOP every Pod on them: like a VM behind a network
         black hole, no notice, no drain); they are killed when the shutdown window ends."""
+        _bounds.count("count", count)
         with self._lock:
+            if group not in self.groups:
+                raise KeyError(f"unknown group {group!r}")
             vms = self._running_vms(group)
             frozen = []
             for vm in (rng or random.Random()).sample(vms, min(count, len(vms))):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -24,23 +25,75 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .._errors import SpotrayError
+from .._bounds import finite, positive
+from .._errors import InputError, SpotrayError
+from .._io import write_text
 from .._plan import Plan
 from ._cloud import running
 from ._http import ControllerError, call
 from ._shape import default_scale, local_groups
 
+PROCESSES_FILE = "processes.json"
+
 DEFAULT_PROVISION_SECONDS = 2.0
 DEFAULT_IDLE_TIMEOUT_SECONDS = 60
+CLUSTER_ID_ENV = "SPOTRAY_CLUSTER_ID"  # in the environment of every process a cluster starts
+SECRET_FILE = "controller.secret"  # the controller API's bearer secret (0600)
+TOKEN_FILE = "ray.token"  # Ray's auth token (0600), handed over as RAY_AUTH_TOKEN_PATH
 
 
 class LocalClusterError(SpotrayError):
     exit_code = 1
 
 
+class MissingExtraError(SpotrayError):
+    """An optional dependency is missing: names the extra that brings it."""
+
+
+def require_local_extra() -> None:
+    """Fail early, naming the extra, when Ray or psutil is not installed."""
+    import importlib.util
+
+    for module in ("ray", "psutil"):
+        if importlib.util.find_spec(module) is None:
+            raise MissingExtraError(
+                f"the local cluster needs {module!r}, which is not installed: "
+                "pip install 'spotray[local]'"
+            )
+    if importlib.util.find_spec("ray.autoscaler.v2") is None:
+        raise MissingExtraError(
+            "the installed Ray has no autoscaler v2: pip install 'spotray[local]' "
+            "(it pins the Ray release spotray is tested with)"
+        )
+
+
 def state_root() -> Path:
     root = os.environ.get("SPOTRAY_STATE_DIR")
     return Path(root) if root else Path(tempfile.gettempdir()) / f"spotray-{os.getuid()}"
+
+
+def _private_dir(path: Path) -> Path:
+    """A directory only this user can enter (the state holds the cluster's secrets)."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.stat().st_uid != os.getuid():
+        raise LocalClusterError(f"{path} belongs to another user; set SPOTRAY_STATE_DIR")
+    os.chmod(path, 0o700)
+    return path
+
+
+def _write_secret(path: Path) -> str:
+    """A new random secret in a file only this user can read."""
+    value = secrets.token_hex(32)
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value)
+    return value
+
+
+def auth_env(state: Path) -> dict[str, str]:
+    """What a process needs to talk to the cluster's Ray (token auth)."""
+    return {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(state / TOKEN_FILE)}
 
 
 def _free_port() -> int:
@@ -60,6 +113,7 @@ class LocalCluster:
     gcs_port: int
     dashboard_port: int
     controller_started: float | None = None  # its create time, so a reused PID is not ours
+    secret: str = ""  # the controller API's bearer secret
 
     @property
     def address(self) -> str:
@@ -71,29 +125,37 @@ class LocalCluster:
         return f"http://127.0.0.1:{self.dashboard_port}"
 
     @property
+    def env(self) -> dict[str, str]:
+        """Environment for a Ray driver of this cluster: RAY_ADDRESS and token auth."""
+        return {"RAY_ADDRESS": self.address, **auth_env(self.state)}
+
+    @property
     def config(self) -> dict:
         return json.loads((self.state / "cluster.json").read_text())
 
+    def _call(self, path: str, method: str = "GET", body: dict | None = None):
+        return call(f"{self.url}{path}", method, body, secret=self.secret)
+
     def instances(self) -> list[dict]:
-        return call(f"{self.url}/instances")
+        return self._call("/instances")
 
     def events(self) -> list[dict]:
-        return call(f"{self.url}/events")
+        return self._call("/events")
 
     def preempt(self, group: str, count: int = 1, share: float | None = None) -> list[str]:
-        return call(f"{self.url}/preempt", "POST", {"group": group, "count": count, "share": share})
+        return self._call("/preempt", "POST", {"group": group, "count": count, "share": share})
 
     def freeze(self, group: str, count: int = 1) -> list[str]:
         """Freeze nodes (SIGSTOP, no notice), as a network black hole would; killed later."""
-        return call(f"{self.url}/freeze", "POST", {"group": group, "count": count})
+        return self._call("/freeze", "POST", {"group": group, "count": count})
 
     def stockout(self, group: str, seconds: float) -> None:
-        call(f"{self.url}/stockout", "POST", {"group": group, "seconds": seconds})
+        self._call("/stockout", "POST", {"group": group, "seconds": seconds})
 
     def play(self, preemptions: list, stockouts: list = (), seed: int = 0) -> None:
         """Start a schedule (times in seconds from now): see `_schedule`."""
-        call(
-            f"{self.url}/schedule",
+        self._call(
+            "/schedule",
             "POST",
             {
                 "preemptions": [asdict(p) for p in preemptions],
@@ -103,11 +165,11 @@ class LocalCluster:
         )
 
     def cancel_schedule(self) -> None:
-        call(f"{self.url}/schedule/cancel", "POST", {})
+        self._call("/schedule/cancel", "POST", {})
 
     def now(self) -> float:
         """The cloud's clock (seconds since its start), which instance times use."""
-        return call(f"{self.url}/now")
+        return self._call("/now")
 
     def wait_for(self, predicate, timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
@@ -117,12 +179,12 @@ class LocalCluster:
             time.sleep(0.5)
         raise LocalClusterError(f"local cluster {self.name!r}: timed out waiting for {what}")
 
-    def down(self, timeout: float = 60.0) -> None:
-        """Stop every process this cluster started (by PID), and the controller."""
+    def down(self, timeout: float = 60.0) -> int:
+        """Stop every process this cluster started, and the controller; see `stop`."""
         mine = (self.controller_pid, self.controller_started)
         if running(*mine):
             try:
-                call(f"{self.url}/shutdown", "POST", {})
+                self._call("/shutdown", "POST", {})
             except ControllerError:
                 os.kill(self.controller_pid, 15)  # it also stops everything on SIGTERM
             deadline = time.monotonic() + timeout
@@ -130,43 +192,78 @@ class LocalCluster:
                 time.sleep(0.2)
             if running(*mine):
                 os.kill(self.controller_pid, 9)
-        (self.state / "controller.json").unlink(missing_ok=True)
+        return stop_leftovers(self.name)
 
 
-def reap_orphans(name: str) -> int:
-    """Stop what a cluster whose controller died left running (its `processes.json`, each
-    process checked by PID and start time); returns how many process trees were stopped."""
+def _cluster_id(name: str) -> str | None:
+    try:
+        return json.loads((state_root() / name / "cluster.json").read_text()).get("id")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def leftovers(name: str) -> list:
+    """The processes of cluster `name` that still run (psutil.Process objects): every process
+    whose environment carries the cluster's id (all that its controller started, their
+    children, and jobs started by `spotray run`), and those recorded in `processes.json`
+    (checked by PID and start time). The state directory is the source of truth: this finds
+    them whether or not the controller lives."""
     import psutil
 
     state = state_root() / name
-    try:
-        recorded = json.loads((state / "processes.json").read_text())
-    except (OSError, ValueError):
-        return 0
-    trees = []
-    for pid, started in recorded.values():
-        if running(pid, started):
-            proc = psutil.Process(pid)
-            trees.append([proc, *proc.children(recursive=True)])
-    for tree in trees:
-        for proc in tree:
+    found: dict[int, psutil.Process] = {}
+    cluster_id = _cluster_id(name)
+    if cluster_id:
+        me = os.getpid()
+        for proc in psutil.process_iter():
+            if proc.pid == me:
+                continue
             with contextlib.suppress(psutil.Error):
-                proc.terminate()
-    _, alive = psutil.wait_procs([p for tree in trees for p in tree], timeout=10)
+                if proc.environ().get(CLUSTER_ID_ENV) == cluster_id:
+                    found[proc.pid] = proc
+    with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
+        recorded = json.loads((state / PROCESSES_FILE).read_text())
+        for pid, started in recorded.values():
+            if running(pid, started):
+                with contextlib.suppress(psutil.Error):
+                    proc = psutil.Process(pid)
+                    for p in (proc, *proc.children(recursive=True)):
+                        found.setdefault(p.pid, p)
+    return [p for p in found.values() if p.status() != psutil.STATUS_ZOMBIE]
+
+
+def stop_leftovers(name: str, *, grace: float = 10.0) -> int:
+    """Stop every process `leftovers(name)` finds: SIGTERM, then SIGKILL after `grace`
+    seconds; forget the controller. Returns how many processes were stopped."""
+    import psutil
+
+    procs = leftovers(name)
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            proc.terminate()
+    _, alive = psutil.wait_procs(procs, timeout=grace)
     for proc in alive:
         with contextlib.suppress(psutil.Error):
             proc.kill()
-    (state / "processes.json").unlink(missing_ok=True)
-    (state / "controller.json").unlink(missing_ok=True)
-    return len(trees)
+    psutil.wait_procs(alive, timeout=5)
+    state = state_root() / name
+    for file in (PROCESSES_FILE, "controller.json"):
+        (state / file).unlink(missing_ok=True)
+    return len(procs)
+
+
+def reap_orphans(name: str) -> int:
+    """Stop what a cluster whose controller died left running; returns how many processes."""
+    return stop_leftovers(name)
 
 
 def find(name: str) -> LocalCluster | None:
-    """The running cluster called `name`, if any."""
+    """The running cluster called `name` (its controller alive), if any."""
     state = state_root() / name
     try:
         info = json.loads((state / "controller.json").read_text())
         config = json.loads((state / "cluster.json").read_text())
+        secret = (state / SECRET_FILE).read_text().strip()
     except (OSError, ValueError):
         return None
     if not running(info["pid"], info.get("started")):
@@ -179,7 +276,14 @@ def find(name: str) -> LocalCluster | None:
         gcs_port=config["gcs_port"],
         dashboard_port=config["dashboard_port"],
         controller_started=info.get("started"),
+        secret=secret,
     )
+
+
+def names() -> list[str]:
+    """Every cluster name with a state directory."""
+    root = state_root()
+    return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
 
 
 def up(
@@ -198,26 +302,35 @@ def up(
     `scale` multiplies the Pods' CPUs and memory (default: `default_scale`, which fits the
     machine); `time_scale` divides the Spot shutdown window and Ray's drain timeout;
     `drain_seconds` overrides the drain timeout (the plan's, time-scaled, by default)."""
+    require_local_extra()
+    time_scale = positive("--time-scale", time_scale, high=1000)
+    provision_seconds = finite("--provision-seconds", provision_seconds, low=0, high=3600)
+    if scale is not None:
+        scale = finite("--scale", scale, low=0, low_open=True, high=1)
+    if drain_seconds is not None:
+        drain_seconds = finite("drain_seconds", drain_seconds, low=0, high=3600)
     if find(plan.name):
-        raise LocalClusterError(
-            f"a local cluster {plan.name!r} is already up; `spotray down` it first"
+        raise InputError(f"a local cluster {plan.name!r} is already up; `spotray down` it first")
+    left = leftovers(plan.name)
+    if left:
+        raise InputError(
+            f"local cluster {plan.name!r}: its controller is dead but {len(left)} of its "
+            f"processes still run; stop them first with `spotray down --name {plan.name}`"
         )
-    if time_scale <= 0:
-        raise LocalClusterError("--time-scale must be positive")
-    if provision_seconds < 0:
-        raise LocalClusterError("--provision-seconds must not be negative")
-    if scale is not None and not 0 < scale <= 1:
-        raise LocalClusterError(f"--scale must be in (0, 1], not {scale}")
     scale = default_scale(plan) if scale is None else scale
     groups = local_groups(plan, scale)
-    state = state_root() / plan.name
-    (state / "logs").mkdir(parents=True, exist_ok=True)
+    state = _private_dir(state_root() / plan.name)
+    _private_dir(state_root())
+    (state / "logs").mkdir(exist_ok=True)
+    _write_secret(state / SECRET_FILE)
+    _write_secret(state / TOKEN_FILE)
     idle = idle_timeout_seconds
     if idle is None:
         idle = plan.autoscaler_idle_timeout_seconds or DEFAULT_IDLE_TIMEOUT_SECONDS
     window = plan.shutdown.grace_period_seconds / time_scale
     config = {
         "name": plan.name,
+        "id": secrets.token_hex(8),
         "scale": scale,
         "time_scale": time_scale,
         "groups": [asdict(g) for g in groups],
@@ -232,7 +345,7 @@ def up(
         "provision_seconds": provision_seconds,
         "idle_timeout_seconds": idle,
     }
-    (state / "cluster.json").write_text(json.dumps(config, indent=1))
+    write_text(state / "cluster.json", json.dumps(config, indent=1))
     (state / "controller.json").unlink(missing_ok=True)
     log = open(state / "logs" / "controller.log", "ab")  # noqa: SIM115 - the child owns it
     proc = subprocess.Popen(
@@ -240,7 +353,7 @@ def up(
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
-        env={**os.environ, "RAY_AUTH_MODE": "disabled"},
+        env={**os.environ, **auth_env(state), CLUSTER_ID_ENV: config["id"]},
     )
     log.close()
     try:
@@ -255,6 +368,7 @@ def up(
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        stop_leftovers(plan.name)
         raise
 
 

@@ -8,6 +8,7 @@ cloud's HTTP API on loopback (used by the provider, `spotray status/preempt/down
 
 from __future__ import annotations
 
+import hmac
 import json
 import os
 import random
@@ -18,7 +19,10 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from .._bounds import count, finite, share
+from .._errors import SpotrayError
 from ._cloud import Cloud, Instance, Stockout, ray_command
+from ._cluster import PROCESSES_FILE, SECRET_FILE
 from ._raybridge import (
     ENV_AUTOSCALER_V2,
     ENV_CLOUD_INSTANCE_ID,
@@ -29,7 +33,6 @@ from ._raybridge import (
 from ._shape import HEAD_OBJECT_STORE_BYTES, OBJECT_STORE_BYTES, LocalGroup
 
 HEAD_TYPE = "ray.head.default"
-PROCESSES_FILE = "processes.json"
 
 # Ray settings for every process of the local cluster, chosen for a machine that fakes many:
 # token auth off (all processes are ours, on loopback); failure detection in ~3 s instead of
@@ -108,7 +111,7 @@ def launcher(config: dict, state: Path):
     return launch
 
 
-def autoscaler_config(config: dict, controller_url: str) -> dict:
+def autoscaler_config(config: dict, controller_url: str, state: Path) -> dict:
     """Ray's cluster config: one node type per worker group, spotray's provider."""
     types = {
         HEAD_TYPE: {"resources": {"CPU": 0}, "node_config": {}, "max_workers": 0},
@@ -134,6 +137,7 @@ def autoscaler_config(config: dict, controller_url: str) -> dict:
             "type": "external",
             "module": "spotray._local._provider.LocalSpotProvider",
             "controller": controller_url,
+            "secret_file": str(state / SECRET_FILE),
             "disable_node_updaters": True,
             "disable_launch_config_check": True,
         },
@@ -167,6 +171,7 @@ class Controller:
             notice_seconds=config["notice_seconds"],
             provision_seconds=config["provision_seconds"],
         )
+        self.secret = (state / SECRET_FILE).read_text().strip()
         self.done = threading.Event()
         self._schedule_cancelled = threading.Event()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _api(self))
@@ -175,7 +180,7 @@ class Controller:
 
     def serve(self) -> None:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        cfg = autoscaler_config(self.config, self.url)
+        cfg = autoscaler_config(self.config, self.url, self.state)
         (self.state / "autoscaler.yaml").write_text(json.dumps(cfg, indent=1))
         t = tags()
         self.cloud.add_head(
@@ -219,20 +224,37 @@ class Controller:
 
     def play(self, schedule: dict) -> None:
         """Run a schedule: {"preemptions": [...], "stockouts": [...], "seed": N}; raises
-        ValueError (before anything runs) for groups that are unknown or not Spot."""
-        for item in schedule.get("preemptions", []):
-            group = self.cloud.groups.get(item.get("group"))
+        BadRequest (before anything runs) for malformed items and for groups that are
+        unknown or not Spot."""
+        for item in schedule.get("preemptions") or []:
+            _fields(
+                item,
+                at=(int, float),
+                group=str,
+                count=(int, type(None)),
+                share=(int, float, type(None)),
+                slot=(int, type(None)),
+            )
+            group = self.cloud.groups.get(item["group"])
             if group is None or not group.spot:
-                raise ValueError(f"preemption of {item.get('group')!r}: not a Spot group")
-        for item in schedule.get("stockouts", []):
-            if item.get("group") not in self.cloud.groups:
-                raise ValueError(f"stockout of {item.get('group')!r}: no such group")
+                raise BadRequest(f"preemption of {item['group']!r}: not a Spot group")
+            finite("at", item["at"], low=0)
+            if item.get("share") is not None:
+                share("share", item["share"])
+            elif item.get("slot") is None:
+                count("count", item.get("count", 1))
+        for item in schedule.get("stockouts") or []:
+            _fields(item, at=(int, float), group=str, seconds=(int, float))
+            if item["group"] not in self.cloud.groups:
+                raise BadRequest(f"stockout of {item['group']!r}: no such group")
+            finite("at", item["at"], low=0)
+            finite("seconds", item["seconds"], low=0)
         self._schedule_cancelled.set()  # one schedule at a time
         cancelled = self._schedule_cancelled = threading.Event()
         rng = random.Random(schedule.get("seed", 0))
         start = time.monotonic()
-        items = [("stockout", s) for s in schedule.get("stockouts", [])]
-        items += [("preempt", p) for p in schedule.get("preemptions", [])]
+        items = [("stockout", s) for s in schedule.get("stockouts") or []]
+        items += [("preempt", p) for p in schedule.get("preemptions") or []]
         items.sort(key=lambda item: item[1]["at"])
 
         def run() -> None:
@@ -254,8 +276,33 @@ class Controller:
         threading.Thread(target=run, daemon=True).start()
 
 
+MAX_BODY_BYTES = 1 << 20
+
+
+class BadRequest(Exception):
+    """A request the controller refuses (400), with the reason."""
+
+
+def _fields(body, **types) -> dict:
+    """`body` as a dict whose listed keys have the listed types (`None` in a tuple: optional)."""
+    if not isinstance(body, dict):
+        raise BadRequest(f"the body must be a JSON object, not {type(body).__name__}")
+    for key, kind in types.items():
+        value = body.get(key)
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        optional = type(None) in kinds
+        if value is None and optional:
+            continue
+        ok = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
+        if not ok:
+            names = "/".join(k.__name__ for k in kinds if k is not type(None))
+            raise BadRequest(f"{key!r} must be {names}, not {value!r}")
+    return body
+
+
 def _api(controller: Controller):
     cloud = controller.cloud
+    expected = f"Bearer {controller.secret}".encode()
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args) -> None:
@@ -269,11 +316,52 @@ def _api(controller: Controller):
             self.end_headers()
             self.wfile.write(data)
 
-        def _body(self) -> dict:
-            length = int(self.headers.get("Content-Length") or 0)
-            return json.loads(self.rfile.read(length) or b"{}")
+        def _authorized(self) -> bool:
+            """The bearer secret, checked before anything of the request is read."""
+            given = self.headers.get("Authorization", "").encode()
+            if hmac.compare_digest(given, expected):
+                return True
+            self.close_connection = True
+            self._reply(401, {"error": "missing or wrong bearer secret"})
+            return False
+
+        def _body(self):
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                raise BadRequest("bad Content-Length") from None
+            if not 0 <= length <= MAX_BODY_BYTES:
+                raise BadRequest(f"the body must be at most {MAX_BODY_BYTES} bytes")
+            try:
+                return json.loads(self.rfile.read(length) or b"{}")
+            except (ValueError, UnicodeDecodeError):
+                raise BadRequest("the body is not JSON") from None
+
+        def _handle(self, action) -> None:
+            if not self._authorized():
+                return
+            try:
+                action()
+            except BadRequest as exc:
+                self._reply(400, {"error": str(exc)})
+            except Stockout as exc:
+                self._reply(503, {"error": str(exc)})
+            except (KeyError, ValueError, SpotrayError) as exc:
+                self._reply(400, {"error": str(exc.args[0]) if exc.args else str(exc)})
+            except Exception as exc:  # a bug: answer, log one line, keep serving
+                print(f"controller: {self.command} {self.path}: {exc!r}", flush=True)
+                self._reply(500, {"error": f"internal error: {type(exc).__name__}"})
 
         def do_GET(self) -> None:
+            self._handle(self._get)
+
+        def do_POST(self) -> None:
+            self._handle(self._post)
+
+        def do_DELETE(self) -> None:
+            self._handle(self._delete)
+
+        def _get(self) -> None:
             if self.path == "/instances":
                 self._reply(200, cloud.snapshot())
             elif self.path == "/events":
@@ -285,41 +373,50 @@ def _api(controller: Controller):
             else:
                 self._reply(404, {"error": "not found"})
 
-        def do_POST(self) -> None:
-            try:
-                body = self._body()
-                if self.path == "/instances":
-                    ids = cloud.create(body["group"], int(body.get("count", 1)), body["tags"])
-                    self._reply(200, ids)
-                elif self.path.startswith("/instances/") and self.path.endswith("/tags"):
-                    self._reply(200, cloud.update_tags(self.path.split("/")[2], body))
-                elif self.path == "/preempt":
-                    victims = cloud.preempt(
-                        body["group"], count=int(body.get("count", 1)), share=body.get("share")
+        def _post(self) -> None:
+            body = self._body()
+            if self.path == "/instances":
+                b = _fields(body, group=str, count=(int, type(None)), tags=dict)
+                self._reply(200, cloud.create(b["group"], b.get("count", 1), b["tags"]))
+            elif self.path.startswith("/instances/") and self.path.endswith("/tags"):
+                tags = _fields(body)
+                if not all(isinstance(v, str) for v in tags.values()):
+                    raise BadRequest("tags must map names to strings")
+                self._reply(200, cloud.update_tags(self.path.split("/")[2], tags))
+            elif self.path == "/preempt":
+                b = _fields(
+                    body, group=str, count=(int, type(None)), share=(float, int, type(None))
+                )
+                self._reply(
+                    200, cloud.preempt(b["group"], count=b.get("count") or 1, share=b.get("share"))
+                )
+            elif self.path == "/freeze":
+                b = _fields(body, group=str, count=(int, type(None)))
+                self._reply(200, cloud.freeze(b["group"], b.get("count") or 1))
+            elif self.path == "/stockout":
+                b = _fields(body, group=str, seconds=(float, int))
+                cloud.stockout(b["group"], b["seconds"])
+                self._reply(200, {"ok": True})
+            elif self.path == "/schedule/cancel":
+                controller.cancel()
+                self._reply(200, {"ok": True})
+            elif self.path == "/schedule":
+                controller.play(
+                    _fields(
+                        body,
+                        preemptions=(list, type(None)),
+                        stockouts=(list, type(None)),
+                        seed=(int, type(None)),
                     )
-                    self._reply(200, victims)
-                elif self.path == "/freeze":
-                    self._reply(200, cloud.freeze(body["group"], int(body.get("count", 1))))
-                elif self.path == "/stockout":
-                    cloud.stockout(body["group"], float(body["seconds"]))
-                    self._reply(200, {"ok": True})
-                elif self.path == "/schedule/cancel":
-                    controller.cancel()
-                    self._reply(200, {"ok": True})
-                elif self.path == "/schedule":
-                    controller.play(body)
-                    self._reply(200, {"ok": True})
-                elif self.path == "/shutdown":
-                    self._reply(200, {"ok": True})
-                    controller.done.set()
-                else:
-                    self._reply(404, {"error": "not found"})
-            except Stockout as exc:
-                self._reply(503, {"error": str(exc)})
-            except (KeyError, ValueError) as exc:
-                self._reply(400, {"error": str(exc.args[0]) if exc.args else str(exc)})
+                )
+                self._reply(200, {"ok": True})
+            elif self.path == "/shutdown":
+                self._reply(200, {"ok": True})
+                controller.done.set()
+            else:
+                self._reply(404, {"error": "not found"})
 
-        def do_DELETE(self) -> None:
+        def _delete(self) -> None:
             if self.path.startswith("/instances/"):
                 node_id = self.path.split("/")[2]
                 threading.Thread(target=cloud.terminate, args=(node_id,), daemon=True).start()

@@ -19,11 +19,20 @@ class ControllerError(SpotrayError):
         self.exit_code = 2 if status == 400 else 1
 
 
-def call(url: str, method: str = "GET", body: dict | None = None, timeout: float = 10.0):
-    """A JSON request to the controller; raises ControllerError with its message on errors."""
+def call(
+    url: str,
+    method: str = "GET",
+    body: dict | None = None,
+    *,
+    secret: str,
+    timeout: float = 10.0,
+):
+    """A JSON request to the controller, with its bearer secret; raises ControllerError with
+    the controller's message on errors."""
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method)
     request.add_header("Content-Type", "application/json")
+    request.add_header("Authorization", f"Bearer {secret}")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return json.loads(response.read() or b"null")

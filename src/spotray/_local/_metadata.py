@@ -11,6 +11,7 @@ cluster sets for each worker raylet, so it runs unchanged.
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -115,9 +116,11 @@ def _handler(meta: InstanceMetadata):
                 try:
                     timeout = float(query.get("timeout_sec", [MAX_WAIT_SECONDS])[0])
                 except ValueError:
-                    self._send(400, "bad timeout_sec\n")
+                    timeout = math.nan
+                if not 0 <= timeout < math.inf:  # NaN fails this too
+                    self._send(400, "timeout_sec must be a non-negative number of seconds\n")
                     return
-                timeout = max(0.0, min(timeout, MAX_WAIT_SECONDS))
+                timeout = min(timeout, MAX_WAIT_SECONDS)
                 value = meta.wait_for_change(key, query.get("last_etag", [None])[0], timeout)
             else:
                 value = meta.get(key)

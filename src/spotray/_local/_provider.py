@@ -20,14 +20,20 @@ class LocalSpotProvider(node_provider_base()):
     def __init__(self, provider_config: dict, cluster_name: str) -> None:
         super().__init__(provider_config, cluster_name)
         self._url = provider_config["controller"].rstrip("/")
+        # the controller's secret, from the state directory (0700) rather than the config
+        with open(provider_config["secret_file"]) as handle:
+            self._secret = handle.read().strip()
         self._lock = threading.Lock()
         self._cache: dict[str, dict] = {}
 
     def _refresh(self) -> dict[str, dict]:
-        listing = call(f"{self._url}/instances")
+        listing = self._call("/instances")
         with self._lock:
             self._cache = {i["id"]: i for i in listing if i["state"] != "terminated"}
             return dict(self._cache)
+
+    def _call(self, path: str, method: str = "GET", body: dict | None = None):
+        return call(f"{self._url}{path}", method, body, secret=self._secret)
 
     def non_terminated_nodes(self, tag_filters: dict) -> list[str]:
         nodes = self._refresh()
@@ -55,20 +61,18 @@ class LocalSpotProvider(node_provider_base()):
         return node_id
 
     def set_node_tags(self, node_id: str, new_tags: dict) -> None:
-        call(f"{self._url}/instances/{node_id}/tags", "POST", new_tags)
+        self._call(f"/instances/{node_id}/tags", "POST", new_tags)
 
     def create_node(self, node_config: dict, tags: dict, count: int):
         return self.create_node_with_resources_and_labels(node_config, tags, count, {}, {})
 
     def create_node_with_resources_and_labels(self, node_config, tags, count, resources, labels):
         group = tags[_t.TAG_RAY_USER_NODE_TYPE]
-        created = call(
-            f"{self._url}/instances", "POST", {"group": group, "count": count, "tags": tags}
-        )
+        created = self._call("/instances", "POST", {"group": group, "count": count, "tags": tags})
         return {node_id: {} for node_id in created}
 
     def terminate_node(self, node_id: str) -> None:
-        call(f"{self._url}/instances/{node_id}", "DELETE")
+        self._call(f"/instances/{node_id}", "DELETE")
 
     @staticmethod
     def bootstrap_config(cluster_config: dict) -> dict:

@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
+from .._report_schema import SCHEMA_VERSION
+
 
 @dataclass
 class GroupReport:
@@ -32,9 +34,11 @@ class GroupReport:
 
 @dataclass
 class Report:
+    """A run's report; `to_json` follows `spotray._report_schema.SCHEMA` (docs/report.md)."""
+
     cluster: str
     command: list[str]
-    exit_code: int
+    exit_code: int | None
     makespan_seconds: float
     groups: list[GroupReport]
     task_attempts: int
@@ -47,6 +51,7 @@ class Report:
     price_source: dict = field(default_factory=dict)
     time_scale: float = 1.0
     resource_scale: float = 1.0
+    interrupted: bool = False
 
     @property
     def goodput(self) -> float | None:
@@ -58,7 +63,7 @@ class Report:
         return sum(g.preempted for g in self.groups)
 
     def to_json(self) -> dict:
-        out = asdict(self)
+        out = {"schema_version": SCHEMA_VERSION, **asdict(self)}
         out["goodput"] = self.goodput
         out["usd_as_run"] = _sum(g.usd_as_run for g in self.groups)
         out["usd_on_demand"] = _sum(g.usd_on_demand for g in self.groups)

@@ -3,23 +3,48 @@ report what happened (from the cloud's record and Ray's state API) and what it w
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
+import signal
 import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-from ._cluster import LocalCluster, LocalClusterError, state_api
+from .._errors import SpotrayError
+from ._cluster import CLUSTER_ID_ENV, LocalCluster, LocalClusterError, state_api
 from ._report import Report, group_reports, task_summary
 from ._schedule import Preemption, Stockout
 
 TASK_EVENTS_SETTLE_SECONDS = 3.0  # Ray reports task events about once a second
 
 
+JOB_STOP_GRACE_SECONDS = 5.0
+
+
 def job_env(cluster: LocalCluster) -> dict[str, str]:
-    return {**os.environ, "RAY_ADDRESS": cluster.address, "RAY_AUTH_MODE": "disabled"}
+    """The job's environment: RAY_ADDRESS, token auth, and the cluster's id (so that `down`
+    finds a job that outlived a crashed `spotray run`)."""
+    return {**os.environ, **cluster.env, CLUSTER_ID_ENV: cluster.config["id"]}
+
+
+def stop_process_group(proc: subprocess.Popen, grace: float = JOB_STOP_GRACE_SECONDS) -> None:
+    """SIGTERM the job's whole process group (it runs in a session of its own), SIGKILL what
+    is left after `grace` seconds, and reap it."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=grace)
+            if sig == signal.SIGTERM:  # the leader is gone; make sure its group is too
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+    proc.wait()
 
 
 def run_job(
@@ -33,41 +58,61 @@ def run_job(
     on_tick: Callable[[float, list[dict], dict[str, int]], None] | None = None,
     log: Path | None = None,
 ) -> Report:
-    """Run `argv` with RAY_ADDRESS set, play the schedule meanwhile, and build the report."""
+    """Run `argv` with RAY_ADDRESS set, play the schedule meanwhile, and build the report.
+
+    On KeyboardInterrupt (Ctrl-C, or SIGTERM turned into one by the CLI) the job's process
+    group is stopped and the report covers the run until then, marked `interrupted`."""
     log = log or cluster.state / "logs" / f"job-{int(time.time())}.log"
     jobs_before = job_ids(cluster)
     begin = cluster.now()
     cluster.play(list(preemptions), list(stockouts), seed=seed)
     start = time.monotonic()
+    interrupted = False
+    proc = None
     try:
         with open(log, "wb") as out:
             try:
                 proc = subprocess.Popen(
-                    argv, env=job_env(cluster), stdout=out, stderr=subprocess.STDOUT
+                    argv,
+                    env=job_env(cluster),
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,  # its own process group: stopped as a whole
                 )
             except OSError as exc:
                 raise LocalClusterError(f"cannot start the job {argv[0]!r}: {exc}") from None
             tasks: dict[str, int] = {}
-            for tick in itertools.count():
-                try:
-                    proc.wait(timeout=1.0)
-                    break
-                except subprocess.TimeoutExpired:
-                    if on_tick:
-                        if tick % 3 == 0:
-                            tasks = task_states(cluster) or tasks
-                        on_tick(time.monotonic() - start, cluster.instances(), tasks)
+            try:
+                for tick in itertools.count():
+                    try:
+                        proc.wait(timeout=1.0)
+                        break
+                    except subprocess.TimeoutExpired:
+                        if on_tick:
+                            if tick % 3 == 0:
+                                tasks = task_states(cluster) or tasks
+                            on_tick(time.monotonic() - start, cluster.instances(), tasks)
+            except KeyboardInterrupt:
+                interrupted = True
+                stop_process_group(proc)
         makespan = time.monotonic() - start
         end = cluster.now()
         instances = cluster.instances()
     finally:
-        cluster.cancel_schedule()
-    attempts = settled_attempts(cluster, job_ids(cluster) - jobs_before)
+        if proc is not None and proc.poll() is None:  # an error on the way: no orphan job
+            stop_process_group(proc)
+        with contextlib.suppress(SpotrayError):
+            cluster.cancel_schedule()
+    attempts = settled_attempts(
+        cluster, job_ids(cluster) - jobs_before, settle=0 if interrupted else 30
+    )
     config = cluster.config
     return Report(
         cluster=cluster.name,
         command=list(argv),
-        exit_code=proc.returncode,
+        exit_code=None if interrupted else proc.returncode,
+        interrupted=interrupted,
         makespan_seconds=round(makespan, 3),
         groups=group_reports(instances, config["groups"], begin, end),
         price_source=price_source or {},
@@ -105,14 +150,15 @@ def job_ids(cluster: LocalCluster) -> set[str]:
     return {j.job_id for j in jobs if j.job_id}
 
 
-def settled_attempts(cluster: LocalCluster, jobs: set[str]) -> list[dict]:
-    """Task attempts of `jobs`, once Ray has reported them all (Ray's state API)."""
+def settled_attempts(cluster: LocalCluster, jobs: set[str], settle: float = 30) -> list[dict]:
+    """Task attempts of `jobs`, once Ray has reported them all (Ray's state API), waiting at
+    most `settle` seconds for that (0: what Ray says now)."""
     from ray.util.state import list_tasks
 
     address = cluster.dashboard_url
     previous, attempts = -1, []
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    deadline = time.monotonic() + settle
+    while True:
         attempts = []
         for job in sorted(jobs):
             with state_api(cluster):
@@ -130,7 +176,7 @@ def settled_attempts(cluster: LocalCluster, jobs: set[str]) -> list[dict]:
                 )
             attempts += [_row(r) for r in rows]
         unfinished = [a for a in attempts if a["state"] not in ("FINISHED", "FAILED")]
-        if len(attempts) == previous and not unfinished:
+        if (len(attempts) == previous and not unfinished) or time.monotonic() >= deadline:
             break
         previous = len(attempts)
         time.sleep(TASK_EVENTS_SETTLE_SECONDS)

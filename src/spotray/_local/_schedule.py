@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import random
 from dataclasses import dataclass
 
+from .._bounds import positive
 from .._errors import InputError
+
+MAX_EVENTS = 100_000  # a schedule is played by one thread; far more than any run needs
 
 
 @dataclass(frozen=True, order=True)
@@ -37,9 +41,19 @@ class Stockout:
 def poisson(
     groups: dict[str, int], mean_seconds: float, horizon: float, seed: int
 ) -> list[Preemption]:
-    """Events for every group (name -> most VMs) until `horizon`, one stream per VM slot."""
-    if mean_seconds <= 0:
-        raise ValueError("the mean time between preemptions must be positive")
+    """Events for every group (name -> most VMs) until `horizon`, one stream per VM slot.
+
+    Raises InputError for a mean or horizon that is not a positive finite number, or a
+    schedule that would hold more than MAX_EVENTS events on average."""
+    mean_seconds = positive("--preempt-rate", mean_seconds)
+    horizon = positive("--horizon", horizon)
+    expected = sum(groups.values()) * horizon / mean_seconds
+    if expected > MAX_EVENTS:
+        raise InputError(
+            f"--horizon {horizon:g} s at --preempt-rate {mean_seconds:g} s over "
+            f"{sum(groups.values())} Spot VM(s) draws ~{expected:.3g} preemptions; at most "
+            f"{MAX_EVENTS} (shorten the horizon or raise the rate's mean)"
+        )
     rng = random.Random(seed)
     events = []
     for group in sorted(groups):
@@ -54,7 +68,11 @@ def poisson(
 def read_trace(text: str, file: str, groups: set[str]) -> list[Preemption]:
     """`time,group,count` rows (a header row is optional); count `N` or `P%`."""
     events = []
+    if "\0" in text:
+        raise InputError(f"{file}: binary data, not a CSV trace")
     for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+        if len(events) >= MAX_EVENTS:
+            raise InputError(f"{file}:{number}: more than {MAX_EVENTS} events")
         if not row or row[0].strip().startswith("#"):
             continue
         if number == 1 and row[0].strip().lower() == "time":
@@ -67,8 +85,8 @@ def read_trace(text: str, file: str, groups: set[str]) -> list[Preemption]:
             at = float(at_text)
         except ValueError:
             raise InputError(f"{where}: time: {at_text!r} is not a number of seconds") from None
-        if at < 0:
-            raise InputError(f"{where}: time: must not be negative")
+        if not 0 <= at < math.inf:  # NaN fails this too
+            raise InputError(f"{where}: time: {at_text!r} is not a finite, non-negative number")
         if group not in groups:
             raise InputError(f"{where}: group: {group!r} is not a Spot group ({sorted(groups)})")
         if count_text.endswith("%"):
@@ -76,7 +94,7 @@ def read_trace(text: str, file: str, groups: set[str]) -> list[Preemption]:
                 share = float(count_text[:-1]) / 100
             except ValueError:
                 share = -1.0
-            if not 0 < share <= 1:
+            if not 0 < share <= 1:  # NaN fails this too
                 raise InputError(f"{where}: count: {count_text!r} is not a share in (0%, 100%]")
             events.append(Preemption(at, group, 0, share))
         else:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .._errors import OutputError
+from .._io import write_files
 
 TERRAFORM_FILE = "node-pools.tf"
 RAYCLUSTER_FILE = "raycluster.yaml"
@@ -28,24 +27,7 @@ class Rendered:
         return self.files[RAYCLUSTER_FILE]
 
     def write(self, directory: str | os.PathLike[str]) -> list[Path]:
-        """Write every file into `directory` (created if missing), atomically.
-
-        Each file is first written to a temporary file beside its target; only when all are
-        written are they renamed into place, so a failure leaves no partial file behind.
-        """
+        """Write every file into `directory` (created if missing), all or nothing: see
+        `spotray._io.write_files` (staged, then renamed; restored on any failure)."""
         target = Path(directory)
-        staged: list[tuple[Path, Path]] = []
-        try:
-            target.mkdir(parents=True, exist_ok=True)
-            for name, text in self.files.items():
-                fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=target)
-                staged.append((Path(tmp), target / name))
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    handle.write(text)
-            for tmp, final in staged:
-                os.replace(tmp, final)
-        except OSError as exc:
-            for tmp, _ in staged:
-                tmp.unlink(missing_ok=True)
-            raise OutputError(f"{target}: cannot write rendered files: {exc}") from None
-        return [final for _, final in staged]
+        return write_files({target / name: text for name, text in self.files.items()})

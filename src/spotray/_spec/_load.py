@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path as FsPath
 
 from pydantic import ValidationError
 
-from .._errors import InputError, Problem, SpecError
+from .._errors import Problem, SpecError
+from .._io import read_input
 from .._yaml import Document, Path, load_document
 from ._models import Spec
 
@@ -108,10 +108,5 @@ def load_spec(source: str | os.PathLike[str], *, text: str | None = None) -> Spe
     """
     name = os.fspath(source)
     if text is None:
-        try:
-            text = FsPath(name).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise InputError(f"{name}: no such file") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"{name}: cannot read: {exc}") from None
+        text = read_input(name, what="spec file")
     return spec_from_document(load_document(text, file=name))

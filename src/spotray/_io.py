@@ -1,0 +1,147 @@
+"""File I/O at the edges: inputs that never hang, outputs that are never half-written.
+
+    read_input(name)            the text of a regular file (or stdin for "-"), or InputError
+    write_files({path: text})   stage every file, then rename them all into place, or none
+    write_text(path, text)      one file, atomically
+
+Inputs: only regular files are read. A FIFO would block `open()` until a writer comes, a
+device such as `/dev/zero` never ends, a directory cannot be read; each gets a clear error.
+Outputs: a new file gets the mode a plain `open()` would give it (0666 less the umask); a
+replaced file keeps its mode. On any error or interrupt (Ctrl-C between two renames too) the
+files that were replaced are put back and the temporary files removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import stat
+import sys
+import tempfile
+from pathlib import Path
+
+from ._errors import InputError, OutputError
+
+STDIN = "-"
+MAX_INPUT_BYTES = 64 * 1024 * 1024  # no spec, manifest or trace is near this
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def read_input(name: str | os.PathLike[str], *, what: str = "file") -> str:
+    """The UTF-8 text of a regular file, or of stdin for `-`.
+
+    Raises InputError (exit 2) for a missing file, a FIFO, a device, a directory, a file over
+    MAX_INPUT_BYTES or text that is not UTF-8, naming the file; never blocks on a FIFO."""
+    name = os.fspath(name)
+    if name == STDIN:
+        data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
+        return _decode(data, "<stdin>")
+    try:
+        # O_NONBLOCK: opening a FIFO with no writer returns at once instead of waiting
+        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise InputError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{name}: is a directory, not a {what}") from None
+    except OSError as exc:
+        raise InputError(f"{name}: cannot read: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(f"{name}: is {_kind(info.st_mode)}, not a regular {what}")
+        if info.st_size > MAX_INPUT_BYTES:
+            raise InputError(f"{name}: {info.st_size} bytes; more than a {what} can be")
+        data = handle.read(MAX_INPUT_BYTES + 1)
+    return _decode(data, name)
+
+
+def _decode(data: bytes, name: str) -> str:
+    if len(data) > MAX_INPUT_BYTES:
+        raise InputError(f"{name}: more than {MAX_INPUT_BYTES} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InputError(
+            f"{name}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})"
+        ) from None
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_files(files: dict[Path, str]) -> list[Path]:
+    """Write every file, all or nothing: each is staged beside its target, then all are
+    renamed into place; on failure (or KeyboardInterrupt) what was replaced is restored."""
+    new_mode = 0o666 & ~_umask()
+    staged: list[tuple[Path, Path]] = []  # (temporary, target)
+    backups: dict[Path, Path] = {}  # target -> a hard link to its old content
+    placed: list[Path] = []
+    try:
+        for final, text in files.items():
+            final.parent.mkdir(parents=True, exist_ok=True)
+            mode = new_mode
+            with contextlib.suppress(FileNotFoundError):
+                info = final.lstat()
+                if not stat.S_ISREG(info.st_mode):
+                    raise OutputError(f"{final}: is {_kind(info.st_mode)}; cannot replace it")
+                mode = stat.S_IMODE(info.st_mode)
+            fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+            staged.append((Path(tmp), final))
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fchmod(handle.fileno(), mode)
+                os.fsync(handle.fileno())
+        for _, final in staged:
+            if final.exists():
+                backup = final.with_name(f".{final.name}.{os.getpid()}.bak")
+                backup.unlink(missing_ok=True)
+                try:
+                    os.link(final, backup)
+                except OSError:  # a file system without hard links
+                    shutil.copy2(final, backup)
+                backups[final] = backup
+        for tmp, final in staged:
+            os.replace(tmp, final)
+            placed.append(final)
+    except BaseException as exc:
+        for final in reversed(placed):
+            with contextlib.suppress(OSError):
+                if final in backups:
+                    os.replace(backups.pop(final), final)
+                else:
+                    final.unlink()
+        for tmp, _ in staged:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        for backup in backups.values():
+            with contextlib.suppress(OSError):
+                backup.unlink()
+        if isinstance(exc, OSError):
+            where = exc.filename or (staged[-1][1] if staged else "")
+            raise OutputError(f"{where}: cannot write: {exc.strerror or exc}") from None
+        raise
+    for backup in backups.values():
+        backup.unlink(missing_ok=True)
+    return placed
+
+
+def write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write one file atomically (see `write_files`)."""
+    return write_files({Path(path): text})[0]
