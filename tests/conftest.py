@@ -34,6 +34,12 @@ def raycluster_validator():
     return cls(schema)
 
 
+def raycluster_of(text: str) -> dict:
+    """The RayCluster of a (multi-document) manifest, such as a rendered raycluster.yaml."""
+    (cluster,) = [d for d in yaml.safe_load_all(text) if d and d.get("kind") == "RayCluster"]
+    return cluster
+
+
 def render_example(name: str) -> spotray.Rendered:
     return spotray.render(spotray.load_spec(EXAMPLES / name))
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import yaml
-
 from spotray.cli import main
 
-from .conftest import EXAMPLES
+from .conftest import EXAMPLES, raycluster_of
 
 
 def test_render_writes_both_files(tmp_path, capsys):
@@ -23,7 +21,7 @@ def test_render_stdout(capsys, tmp_path):
     out = capsys.readouterr().out
     assert "# ==> node-pools.tf <==" in out and "# ==> raycluster.yaml <==" in out
     cluster_text = out.split("# ==> raycluster.yaml <==")[1]
-    assert yaml.safe_load(cluster_text)["kind"] == "RayCluster"
+    assert raycluster_of(cluster_text)["kind"] == "RayCluster"
 
 
 def test_explain_shows_packing_and_prices(capsys):

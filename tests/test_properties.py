@@ -20,11 +20,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import spotray
+from spotray._check import Documents, Severity, run_checks
+from spotray._check._documents import read_yaml
 from spotray._plan import ZONES, allocatable, catalog, daemonset_overhead
 from spotray._render import terraform_document
 from spotray._tfeval import Scope, evaluate
 
-from .conftest import EXAMPLES
+from .conftest import EXAMPLES, raycluster_of
 from .test_render import strip_comments
 
 MIB = 1024 * 1024
@@ -172,16 +174,16 @@ def worker_group(draw, name: str, pool: str, *, priority_ok: bool) -> dict:
         gpus = draw(st.integers(0, node_gpus))
         if gpus or draw(st.booleans()):
             group["gpus"] = gpus
-    high = draw(st.integers(0, 20))
+    high = draw(st.one_of(st.integers(0, 20), st.integers(0, 2**31 - 1)))
     low = draw(st.integers(0, high))
     group["min_replicas"] = low
     group["max_replicas"] = high
     if draw(st.booleans()):
         group["replicas"] = draw(st.integers(low, high))
     if draw(st.integers(0, 3)) == 0:
-        group["idle_timeout_seconds"] = draw(st.integers(0, 3600))
+        group["idle_timeout_seconds"] = draw(st.integers(0, 2**31 - 1))
     if priority_ok and draw(st.integers(0, 2)) == 0:
-        group["priority"] = draw(st.integers(-100, 100))
+        group["priority"] = draw(st.integers(-(2**31), 2**31 - 1))
     if draw(st.booleans()):
         group["ray_start_params"] = draw(st.dictionaries(PARAM_NAME, TEXT, max_size=3))
     if draw(st.booleans()):
@@ -268,6 +270,32 @@ def valid_specs(draw) -> dict:
             "critical_pods_seconds": critical,
             "teardown_seconds": teardown,
         }
+    security = draw(
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "token_auth": st.just(minor >= 52) | st.just(False),
+                "security_context": st.booleans(),
+                "create_service_account": st.booleans(),
+                "image_digest": st.just("sha256:" + "ab" * 32),
+                "network_policy": st.fixed_dictionaries(
+                    {"mode": st.sampled_from(["plain", "kuberay", "none"])},
+                    optional={
+                        "clients": st.lists(
+                            st.fixed_dictionaries(
+                                {"namespace": st.sampled_from(["ray", "jobs"])},
+                                optional={"pod_labels": st.just({"app": "submitter"})},
+                            ),
+                            max_size=2,
+                        ),
+                        "operator_namespace": st.just("kuberay-system"),
+                    },
+                ),
+            },
+        )
+    )
+    if security:
+        spec["security"] = security
     defaults: dict = {}
     if draw(st.booleans()):
         defaults["metadata"] = draw(st.dictionaries(METADATA_KEY, HCL_TEXT, max_size=4))
@@ -320,9 +348,15 @@ def test_random_valid_specs_render_valid_documents(spec_dict, allow_unicode, crd
     rendered = spotray.render(plan)
 
     # (a) the RayCluster is valid for the KubeRay CRD
-    cluster = yaml.safe_load(rendered.raycluster)
+    cluster = raycluster_of(rendered.raycluster)
     errors = sorted(crd.validator.iter_errors(cluster), key=str)
     assert not errors, [e.message for e in errors]
+
+    # (a') ... and `spotray check` raises no KubeRay-parity (SR1xx) error on what was rendered
+    docs = Documents()
+    read_yaml(rendered.raycluster, "raycluster.yaml", docs)
+    sr1 = [f for f in run_checks(docs, select=["SR1"]) if f.severity is Severity.ERROR]
+    assert not sr1, [str(f) for f in sr1]
 
     # (b) the HCL reads back as the document spotray built
     parsed = hcl2.loads(rendered.terraform)
@@ -369,7 +403,7 @@ def test_random_valid_specs_render_valid_documents(spec_dict, allow_unicode, crd
     # failure here does not hide the checks above)
     metadata = {}
     for item in parsed["resource"]:
-        for body in item['"google_container_node_pool"'].values():
+        for body in item.get('"google_container_node_pool"', {}).values():
             pool = evaluate(body["name"], Scope())
             metadata[pool] = evaluate(body["node_config"][0].get("metadata", {}), Scope())
     expected_metadata = {w["pool"]: _expected_metadata(spec_dict, w) for w in spec_dict["workers"]}

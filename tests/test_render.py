@@ -13,7 +13,7 @@ import spotray
 from spotray._render import terraform_document
 from spotray._render._hcl import dumps, string
 
-from .conftest import EXAMPLES, render_example
+from .conftest import EXAMPLES, raycluster_of, render_example
 
 EXAMPLE_NAMES = ["seed.yaml", "recommended.yaml"]
 
@@ -28,13 +28,13 @@ def strip_comments(value):
 
 @pytest.mark.parametrize("name", EXAMPLE_NAMES)
 def test_raycluster_validates_against_kuberay_crd(name, raycluster_validator):
-    doc = yaml.safe_load(render_example(name).raycluster)
+    doc = raycluster_of(render_example(name).raycluster)
     errors = sorted(raycluster_validator.iter_errors(doc), key=str)
     assert not errors, [e.message for e in errors]
 
 
 def test_crd_validator_catches_a_broken_cluster(raycluster_validator):
-    doc = yaml.safe_load(render_example("seed.yaml").raycluster)
+    doc = raycluster_of(render_example("seed.yaml").raycluster)
     doc["spec"]["workerGroupSpecs"][0]["rayStartParams"] = {"num-cpus": 1}  # must be a string
     del doc["spec"]["workerGroupSpecs"][1]["groupName"]
     messages = [e.message for e in raycluster_validator.iter_errors(doc)]
@@ -73,7 +73,7 @@ def test_recommended_renders_kubelet_shutdown_and_priority():
     rendered = render_example("recommended.yaml")
     assert "shutdown_grace_period_seconds               = 120" in rendered.terraform
     assert '">= 7.39"' in rendered.terraform  # provider release with the kubelet fields
-    cluster = yaml.safe_load(rendered.raycluster)
+    cluster = raycluster_of(rendered.raycluster)
     groups = {g["groupName"]: g for g in cluster["spec"]["workerGroupSpecs"]}
     assert groups["cpu-spot"]["priority"] > groups["cpu-ondemand"]["priority"]
     pod = groups["cpu-spot"]["template"]["spec"]
@@ -81,7 +81,9 @@ def test_recommended_renders_kubelet_shutdown_and_priority():
     assert pod["restartPolicy"] == "Never"  # autoscaler v2
     env = {e["name"]: e["value"] for e in pod["containers"][0]["env"]}
     assert env["RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S"] == "100"
-    assert cluster["spec"]["autoscalerOptions"] == {"version": "v2", "idleTimeoutSeconds": 120}
+    options = dict(cluster["spec"]["autoscalerOptions"])
+    assert options.pop("securityContext")["runAsNonRoot"] is True
+    assert options == {"version": "v2", "idleTimeoutSeconds": 120}
 
 
 def test_write_is_atomic_and_complete(tmp_path):
@@ -113,7 +115,11 @@ def test_gpu_pool_renders_accelerator_taint_and_toleration():
     plan = spotray.plan(spotray.load_spec("gpu.yaml", text=text))
     rendered = spotray.render(plan)
     doc = terraform_document(plan)
-    medium = doc["resource"][1]['"google_container_node_pool"']['"medium-worker"']
+    (medium,) = [
+        r['"google_container_node_pool"']['"medium-worker"']
+        for r in doc["resource"]
+        if '"medium-worker"' in r.get('"google_container_node_pool"', {})
+    ]
     config = medium["node_config"][0]
     assert config["guest_accelerator"] == [
         {"type": '"nvidia-tesla-t4"', "count": 1, "__is_block__": True}
@@ -124,7 +130,7 @@ def test_gpu_pool_renders_accelerator_taint_and_toleration():
         "effect": '"NO_SCHEDULE"',
         "__is_block__": True,
     } in config["taint"]
-    cluster = yaml.safe_load(rendered.raycluster)
+    cluster = raycluster_of(rendered.raycluster)
     pod = cluster["spec"]["workerGroupSpecs"][1]["template"]["spec"]
     assert pod["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == 1
     assert {

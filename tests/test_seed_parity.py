@@ -7,6 +7,12 @@ The deliberate fixes, each asserted by its own test below:
 4. Shutdown settings: `terminationGracePeriodSeconds` and Ray's drain timeout fit GKE's Spot window.
 Plus what the rendered files add around the pools: a `required_providers` block and the
 `cluster_name` variable the article's `var.cluster_name` needs.
+5. Security additions (issue 8, docs/security.md): the node pools get secure boot
+   (`shielded_instance_config`), and the node service account they reference is defined with
+   GKE's least-privilege role; every Pod and container gets a restricted securityContext (the
+   autoscaler sidecar too), Pods run as a dedicated Kubernetes service account whose token only
+   the head (its autoscaler) mounts, and a NetworkPolicy admits only the cluster's own Pods.
+   No token auth: KubeRay 1.7 refuses it below Ray 2.52 and the seed runs 2.22.
 
 Equivalences that are not changes (Terraform and the provider treat both spellings the same):
 `disk_size_gb = "100"` is the number 100, and a `guest_accelerator` with `count = 0` is no GPU.
@@ -22,7 +28,7 @@ import yaml
 
 from spotray._tfeval import expand_resources
 
-from .conftest import render_example, shared
+from .conftest import raycluster_of, render_example, shared
 
 NODE_POOL = "google_container_node_pool"
 
@@ -49,6 +55,7 @@ def _normalise(pool: dict) -> dict:
     ]
     if not config["guest_accelerator"]:
         del config["guest_accelerator"]
+    config.pop("shielded_instance_config", None)  # fix 5
     return pool
 
 
@@ -69,7 +76,7 @@ def seed_cluster():
 
 @pytest.fixture(scope="module")
 def our_cluster(rendered):
-    return yaml.safe_load(rendered.raycluster)
+    return raycluster_of(rendered.raycluster)
 
 
 def test_node_pools_equal_the_seed_but_for_zones(seed_pools, our_pools):
@@ -105,12 +112,16 @@ def _without_fixes(cluster: dict) -> dict:
     cluster = copy.deepcopy(cluster)
     spec = cluster["spec"]
     spec.pop("headGroupSpec")
+    spec["autoscalerOptions"].pop("securityContext", None)  # fix 5
     for group in spec["workerGroupSpecs"]:
         pod = group["template"]["spec"]
         pod.pop("terminationGracePeriodSeconds", None)
+        for key in ("securityContext", "serviceAccountName", "automountServiceAccountToken"):
+            pod.pop(key, None)  # fix 5
         (container,) = pod["containers"]
         container.pop("lifecycle", None)
         container.pop("env", None)
+        container.pop("securityContext", None)  # fix 5
     return cluster
 
 
@@ -153,3 +164,38 @@ def test_fix_shutdown_fits_the_spot_window(our_cluster):
         env = {e["name"]: e["value"] for e in pod["containers"][0]["env"]}
         drain = int(env["RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S"])
         assert 0 < drain < pod["terminationGracePeriodSeconds"]
+
+
+def test_fix_security_additions(rendered, our_cluster, our_pools):
+    for pool in our_pools.values():
+        (shielded,) = pool["node_config"][0]["shielded_instance_config"]
+        assert shielded["enable_secure_boot"] is True
+        assert shielded["enable_integrity_monitoring"] is True
+        # the account the article references is defined, not dangling
+        assert pool["node_config"][0]["service_account"] == (
+            "${google_service_account.gke-ray-node-default.email}"
+        )
+    resources = {
+        (kind.strip('"'), name.strip('"'))
+        for item in hcl2.loads(rendered.terraform)["resource"]
+        for kind, named in item.items()
+        for name in named
+    }
+    assert ("google_service_account", "gke-ray-node-default") in resources
+    assert ("google_project_iam_member", "gke-ray-node-default_node_role") in resources
+
+    spec = our_cluster["spec"]
+    assert "authOptions" not in spec  # Ray 2.22 has no token auth
+    restricted = spec["autoscalerOptions"]["securityContext"]
+    assert restricted["allowPrivilegeEscalation"] is False
+    assert restricted["capabilities"] == {"drop": ["ALL"]}
+    assert restricted["runAsNonRoot"] is True and restricted["runAsUser"] == 1000
+    for group in (spec["headGroupSpec"], *spec["workerGroupSpecs"]):
+        pod = group["template"]["spec"]
+        assert pod["serviceAccountName"] == "ray-cluster"
+        assert pod["automountServiceAccountToken"] is (group is spec["headGroupSpec"])
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert pod["containers"][0]["securityContext"] == restricted
+
+    kinds = [d["kind"] for d in yaml.safe_load_all(rendered.raycluster)]
+    assert kinds == ["ServiceAccount", "RayCluster", "NetworkPolicy"]

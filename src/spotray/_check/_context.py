@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -157,12 +156,6 @@ def gcs_ft_enabled(cluster: ClusterDoc) -> bool:
 def as_int(value: object) -> int | None:
     """`value` if it is a YAML integer (not a bool, not a string), else None."""
     return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def version_tuple(text: object) -> tuple[int, ...] | None:
-    """(major, minor[, patch]) of a Ray version or image tag such as `2.41.0-py311`."""
-    m = re.match(r"^v?(\d+)\.(\d+)(?:\.(\d+))?", str(text or ""))
-    return tuple(int(x) for x in m.groups() if x is not None) if m else None
 
 
 class Group(NamedTuple):

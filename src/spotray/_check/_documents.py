@@ -149,6 +149,7 @@ class Documents:
     pools: list[Pool] = field(default_factory=list)
     pools_given: bool = False  # any pool source was given (Terraform, --pool, spec)
     without_ray: list[str] = field(default_factory=list)  # manifests with no Ray kind in them
+    network_policies: list[Document] = field(default_factory=list)  # networking.k8s.io/v1
 
 
 def read_yaml(text: str, file: str, docs: Documents) -> None:
@@ -174,6 +175,10 @@ def read_yaml(text: str, file: str, docs: Documents) -> None:
             if kind != "RayCluster" and not (isinstance(holder, dict) and prefix[-1] in holder):
                 continue  # a RayJob that selects an existing cluster
             docs.clusters.append(ClusterDoc(doc=doc, kind=kind, name=str(name), prefix=prefix))
+        elif kind == "NetworkPolicy" and str(data.get("apiVersion", "")).startswith(
+            "networking.k8s.io/"
+        ):
+            docs.network_policies.append(doc)
         elif kind is None and "nodePools" in data:
             read_pool_file(doc, docs)
             found += 1

@@ -76,6 +76,8 @@ class NodePool:
     node_labels: dict[str, str]  # the labels the user asked for (also in `labels`)
     auto_repair: bool
     auto_upgrade: bool
+    secure_boot: bool  # shielded_instance_config
+    integrity_monitoring: bool
     max_surge: int
     max_unavailable: int
     timeouts: dict[str, str]
@@ -136,7 +138,8 @@ class RayGroup:
     env: dict[str, str]
     labels: dict[str, str]
     tolerations: tuple[dict, ...]  # extra ones, as Kubernetes dicts
-    service_account_name: str | None
+    service_account_name: str | None  # the group's own, else the cluster's (Security)
+    automount_token: bool  # mount the service account's token (the autoscaler needs it)
 
     @property
     def used(self) -> tuple[float, float]:
@@ -175,6 +178,38 @@ DEFAULT_SPOT_POD_GRACE_SECONDS = 15
 
 
 @dataclass(frozen=True)
+class NetworkClient:
+    """Pods admitted to the head's client ports: by namespace, Pod labels, or both."""
+
+    namespace: str | None
+    pod_labels: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Security:
+    """What the rendered files do for a security review (docs/security.md)."""
+
+    token_auth: bool  # authOptions.mode token
+    pod_security_context: dict | None  # on every Pod
+    container_security_context: dict | None  # on every container, the autoscaler's too
+    service_account: str  # Kubernetes service account of Pods that name none
+    create_service_account: bool  # render it
+    network_policy: str  # plain | kuberay | none
+    clients: tuple[NetworkClient, ...]
+    client_ports: tuple[int, ...]
+    operator_namespace: str | None
+    node_service_accounts: tuple[str, ...]  # google_service_account resources to render
+
+
+GKE_NODE_ROLE = "roles/container.defaultNodeServiceAccount"  # GKE's least-privilege node role
+
+
+def node_account_id(resource: str) -> str:
+    """The IAM account id spotray gives a `google_service_account` it renders."""
+    return resource.replace("_", "-").lower()
+
+
+@dataclass(frozen=True)
 class Plan:
     """Everything spotray knows about one cluster, derived once."""
 
@@ -192,6 +227,7 @@ class Plan:
     autoscaler_idle_timeout_seconds: int | None
     upscaling_mode: str | None
     shutdown: Shutdown
+    security: Security
     head: RayGroup
     workers: tuple[RayGroup, ...]
     price_source: dict[str, object]

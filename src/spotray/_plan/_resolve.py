@@ -6,6 +6,8 @@ a Pod that fits no node) is reported here, located in the spec, all at once.
 
 from __future__ import annotations
 
+import re
+
 from .._errors import Problem, SpecError
 from .._quantity import cpu_millis, memory_bytes
 from .._spec import Spec, located
@@ -16,13 +18,16 @@ from ._catalog import GPU_PRICES, ZONES, MachineType, Price, catalog, gpu_proble
 from ._model import (
     GPU_TAINT_KEY,
     Autoscaling,
+    NetworkClient,
     NodePool,
     Plan,
     PodShape,
     RayGroup,
+    Security,
     Shutdown,
     Taint,
     gke_node_labels,
+    node_account_id,
     pods_fitting,
 )
 
@@ -32,6 +37,7 @@ POOL_DEFAULTS = PoolOptions(
     location_policy="ANY",
     initial_node_count=0,
     oauth_scopes=["https://www.googleapis.com/auth/cloud-platform"],
+    service_account="${google_service_account.ray_nodes.email}",  # rendered: see _security
     workload_metadata_mode="GKE_METADATA",
     metadata={"disable-legacy-endpoints": "true"},
     taint_key="dedicated",
@@ -39,6 +45,8 @@ POOL_DEFAULTS = PoolOptions(
     node_labels={},
     auto_repair=True,
     auto_upgrade=True,
+    secure_boot=True,
+    integrity_monitoring=True,
     max_surge=1,
     max_unavailable=0,
     timeouts={"create": "60m", "update": "60m", "delete": "60m"},
@@ -241,6 +249,8 @@ def _pool(
         node_labels=dict(opts["node_labels"]),
         auto_repair=opts["auto_repair"],
         auto_upgrade=opts["auto_upgrade"],
+        secure_boot=opts["secure_boot"],
+        integrity_monitoring=opts["integrity_monitoring"],
         max_surge=opts["max_surge"],
         max_unavailable=opts["max_unavailable"],
         timeouts=dict(timeouts),
@@ -349,7 +359,11 @@ def _group(
         env=dict(group.env),
         labels=dict(group.labels),
         tolerations=tolerations,
-        service_account_name=group.service_account_name,
+        service_account_name=group.service_account_name
+        or spec.security.service_account
+        or spec.name,
+        # only the head's autoscaler sidecar talks to the Kubernetes API
+        automount_token=is_head and spec.ray.autoscaler.enabled,
         **replicas,
         **extra,
     )
@@ -372,6 +386,11 @@ def resolve_plan(spec: Spec) -> Plan:
         raise SpecError(problems.items)
     assert head is not None and all(w is not None for w in workers)
     shutdown = spec.spot_shutdown
+    security = _security(
+        spec, [p for p in (head.pool, *(w.pool for w in workers)) if p.managed], problems
+    )
+    if problems.items:
+        raise SpecError(problems.items)
     return Plan(
         name=spec.name,
         namespace=spec.namespace,
@@ -381,7 +400,8 @@ def resolve_plan(spec: Spec) -> Plan:
         cluster=spec.gke.cluster,
         provider=spec.gke.provider,
         ray_version=spec.ray.version,
-        image=spec.ray.resolved_image,
+        image=spec.ray.resolved_image
+        + (f"@{spec.security.image_digest}" if spec.security.image_digest else ""),
         autoscaling=spec.ray.autoscaler.enabled,
         autoscaler_version=spec.ray.autoscaler.version,
         autoscaler_idle_timeout_seconds=spec.ray.autoscaler.idle_timeout_seconds,
@@ -394,7 +414,66 @@ def resolve_plan(spec: Spec) -> Plan:
             configure_kubelet=(shutdown.node_grace_period_seconds, shutdown.critical_pods_seconds)
             != (30, 15),
         ),
+        security=security,
         head=head,
         workers=tuple(workers),  # type: ignore[arg-type]
         price_source=catalog().source,
+    )
+
+
+# "${google_service_account.NAME.email}": a node service account the Terraform may define
+SA_REFERENCE = re.compile(r"^\$\{google_service_account\.([A-Za-z_][A-Za-z0-9_-]*)\.email\}$")
+ACCOUNT_ID = re.compile(r"^[a-z](?:[-a-z0-9]{4,28}[a-z0-9])$")  # IAM: 6-30 characters
+
+
+def _security(spec: Spec, managed: list[NodePool], problems: _Problems) -> Security:
+    sec = spec.security
+    context = pod_context = None
+    if sec.security_context:
+        # the Pod Security Standards' "restricted" profile, with the Ray image's own user
+        pod_context = {
+            "runAsNonRoot": True,
+            "runAsUser": sec.run_as_user,
+            "runAsGroup": sec.run_as_group,
+            "fsGroup": sec.run_as_group,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        }
+        context = {
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+            "runAsNonRoot": True,
+            "runAsUser": sec.run_as_user,
+            "runAsGroup": sec.run_as_group,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        }
+    accounts: list[str] = []
+    if spec.gke.create_node_service_accounts:
+        for pool in managed:
+            found = SA_REFERENCE.match(pool.service_account or "")
+            if found and found[1] not in accounts:
+                accounts.append(found[1])
+                if not ACCOUNT_ID.match(node_account_id(found[1])):
+                    problems.add(
+                        ("pool_defaults", "service_account"),
+                        f"google_service_account.{found[1]}: {node_account_id(found[1])!r} is "
+                        "not a valid IAM account id (6-30 lowercase letters, digits, '-'); "
+                        "rename it, or set gke.create_node_service_accounts: false and define "
+                        "it yourself",
+                    )
+    token = sec.token_auth if sec.token_auth is not None else spec.ray.supports_token_auth
+    net = sec.network_policy
+    return Security(
+        token_auth=token,
+        pod_security_context=pod_context,
+        container_security_context=context,
+        service_account=sec.service_account or spec.name,
+        create_service_account=sec.create_service_account,
+        network_policy=net.mode,
+        clients=tuple(
+            NetworkClient(namespace=c.namespace, pod_labels=dict(c.pod_labels or {}))
+            for c in net.clients
+        ),
+        client_ports=tuple(net.client_ports),
+        operator_namespace=net.operator_namespace,
+        node_service_accounts=tuple(accounts),
     )

@@ -84,12 +84,15 @@ def pod_template(group: RayGroup, plan: Plan) -> dict:
         "image": plan.image,
         "env": _env(group, plan),
         "resources": _resources(group),
+        "securityContext": plan.security.container_security_context,
     }
     v2 = plan.autoscaling and plan.autoscaler_version == "v2"
     spec = {
         "affinity": node_affinity(group.pool),
         "tolerations": tolerations(group),
         "serviceAccountName": group.service_account_name,
+        "automountServiceAccountToken": group.automount_token,
+        "securityContext": plan.security.pod_security_context,
         "terminationGracePeriodSeconds": None
         if group.is_head
         else plan.shutdown.grace_period_seconds,
@@ -125,6 +128,7 @@ def raycluster_document(plan: Plan) -> dict:
             "version": plan.autoscaler_version,
             "idleTimeoutSeconds": plan.autoscaler_idle_timeout_seconds,
             "upscalingMode": plan.upscaling_mode,
+            "securityContext": plan.security.container_security_context,
         }
     doc = {
         "apiVersion": "ray.io/v1",
@@ -132,6 +136,7 @@ def raycluster_document(plan: Plan) -> dict:
         "metadata": {"name": plan.name, "namespace": plan.namespace},
         "spec": {
             "rayVersion": plan.ray_version,
+            "authOptions": {"mode": "token"} if plan.security.token_auth else None,
             "enableInTreeAutoscaling": plan.autoscaling,
             "autoscalerOptions": autoscaler,
             "headGroupSpec": {
@@ -139,9 +144,103 @@ def raycluster_document(plan: Plan) -> dict:
                 "template": pod_template(plan.head, plan),
             },
             "workerGroupSpecs": [_worker_spec(g, plan) for g in plan.workers],
+            "networkPolicy": kuberay_network_policy(plan)
+            if plan.security.network_policy == "kuberay"
+            else None,
         },
     }
     return drop_none(doc)
+
+
+CLUSTER_LABEL = "ray.io/cluster"  # KubeRay puts it on every Pod of the cluster
+OPERATOR_LABELS = {"app.kubernetes.io/name": "kuberay-operator"}  # its Helm chart's label
+DASHBOARD_PORT, SERVE_PORT = 8265, 8000
+
+
+def _peer(namespace: str | None, pod_labels: dict[str, str]) -> dict:
+    """A NetworkPolicy peer: Pods with `pod_labels` (any, if empty) in `namespace` (this one,
+    if None)."""
+    peer: dict = {"podSelector": {"matchLabels": dict(pod_labels)} if pod_labels else {}}
+    if namespace is not None:
+        peer["namespaceSelector"] = {"matchLabels": {"kubernetes.io/metadata.name": namespace}}
+    return peer
+
+
+def _ports(ports) -> list[dict]:
+    return [{"protocol": "TCP", "port": p} for p in ports]
+
+
+def _client_rules(plan: Plan) -> list[dict]:
+    """Ingress rules for the head beyond the cluster itself: named clients, the operator."""
+    sec = plan.security
+    rules = []
+    if sec.clients:
+        rules.append(
+            {
+                "from": [_peer(c.namespace, c.pod_labels) for c in sec.clients],
+                "ports": _ports(sec.client_ports),
+            }
+        )
+    if sec.operator_namespace:
+        rules.append(
+            {
+                "from": [_peer(sec.operator_namespace, OPERATOR_LABELS)],
+                "ports": _ports((DASHBOARD_PORT, SERVE_PORT)),
+            }
+        )
+    return rules
+
+
+def network_policy_document(plan: Plan) -> dict:
+    """A plain NetworkPolicy for the cluster's Pods: the cluster's own Pods reach each other on
+    every port (Ray picks many ports at random); the named clients reach the head's client
+    ports; nothing else gets in. Egress is left open (image pulls, GCS, object stores)."""
+    cluster = {CLUSTER_LABEL: plan.name}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": f"{plan.name}-ray", "namespace": plan.namespace},
+        "spec": {
+            "podSelector": {"matchLabels": cluster},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {"from": [{"podSelector": {"matchLabels": cluster}}]},
+                *_client_rules(plan),
+            ],
+        },
+    }
+
+
+def kuberay_network_policy(plan: Plan) -> dict:
+    """KubeRay's own `spec.networkPolicy` (alpha feature gate RayClusterNetworkPolicy): it
+    admits the cluster's own Pods itself; spotray adds the clients to the head's rules."""
+    rules = _client_rules(plan)
+    return {"mode": "DenyAllIngress", "head": {"ingressRules": rules} if rules else None}
+
+
+def service_account_document(plan: Plan) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {
+            "name": plan.security.service_account,
+            "namespace": plan.namespace,
+            "labels": {CLUSTER_LABEL: plan.name},
+        },
+        "automountServiceAccountToken": False,  # Pods that need it (the head) ask for it
+    }
+
+
+def raycluster_documents(plan: Plan) -> list[dict]:
+    """Every Kubernetes object of raycluster.yaml, in the order `kubectl apply` should create
+    them: the service account the Pods run as, the RayCluster, its NetworkPolicy."""
+    docs = []
+    if plan.security.create_service_account:
+        docs.append(drop_none(service_account_document(plan)))
+    docs.append(raycluster_document(plan))
+    if plan.security.network_policy == "plain":
+        docs.append(drop_none(network_policy_document(plan)))
+    return docs
 
 
 HEADER = (
@@ -150,5 +249,5 @@ HEADER = (
 
 
 def render_raycluster(plan: Plan, *, source: str = "spec") -> str:
-    """`raycluster.yaml` text."""
-    return HEADER.format(name=source) + dump(raycluster_document(plan))
+    """`raycluster.yaml` text: one YAML document per object."""
+    return HEADER.format(name=source) + "---\n".join(dump(d) for d in raycluster_documents(plan))

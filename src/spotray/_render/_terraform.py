@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .._plan import NodePool, Plan
+from .._plan._model import GKE_NODE_ROLE, node_account_id
 from ._hcl import block, dumps, expression, expression_or_string, object_key, string
 
 # Provider releases: kubelet_config's shutdown fields arrived in google/google-beta 7.39.
@@ -34,6 +35,10 @@ def _node_config(pool: NodePool) -> list[dict]:
         metadata={object_key(k): string(v) for k, v in pool.metadata.items()} or None,
         labels={object_key(k): string(v) for k, v in pool.node_labels.items()} or None,
         workload_metadata_config=block(mode=string(pool.workload_metadata_mode)),
+        shielded_instance_config=block(
+            enable_secure_boot=pool.secure_boot,
+            enable_integrity_monitoring=pool.integrity_monitoring,
+        ),
         taint=taints or None,
         service_account=expression_or_string(pool.service_account)
         if pool.service_account
@@ -103,8 +108,30 @@ def terraform_document(plan: Plan) -> dict:
             }
         ]
         cluster = expression(f"var.{CLUSTER_VARIABLE}")
-    doc["resource"] = [_pool_resource(plan, pool, cluster) for pool in plan.managed_pools]
+    doc["resource"] = [
+        *(r for name in plan.security.node_service_accounts for r in _node_sa(plan, name)),
+        *(_pool_resource(plan, pool, cluster) for pool in plan.managed_pools),
+    ]
     return doc
+
+
+def _node_sa(plan: Plan, name: str) -> list[dict]:
+    """A dedicated node service account and GKE's least-privilege node role for it."""
+    account = block(
+        account_id=string(node_account_id(name)),
+        display_name=string(f"GKE nodes of Ray cluster {plan.name}"),
+        project=string(plan.project) if plan.project else None,
+    )[0]
+    member = block(
+        project=expression(f"google_service_account.{name}.project"),
+        role=string(GKE_NODE_ROLE),
+        # a template: the literal prefix, then the account's email
+        member=f'"serviceAccount:${{google_service_account.{name}.email}}"',
+    )[0]
+    return [
+        {'"google_service_account"': {string(name): account}},
+        {'"google_project_iam_member"': {string(f"{name}_node_role"): member}},
+    ]
 
 
 HEADER = (

@@ -8,6 +8,7 @@ from pydantic import ValidationError
 
 from .._errors import Problem, SpecError
 from .._io import read_input
+from .._versions import TOKEN_AUTH_MIN_RAY, format_version
 from .._yaml import Document, Path, load_document
 from ._models import Spec
 
@@ -74,6 +75,15 @@ def _semantic_problems(doc: Document, spec: Spec) -> list[Problem]:
         elif pool == head_pool:
             problems.append(located(doc, where, f"node pool {pool!r} is the head's pool"))
         pools.setdefault(pool, i)
+    if spec.security.token_auth and not spec.ray.supports_token_auth:
+        problems.append(
+            located(
+                doc,
+                ("security", "token_auth"),
+                f"Ray {spec.ray.version} has no token authentication: KubeRay 1.7 needs Ray "
+                f">= {format_version(TOKEN_AUTH_MIN_RAY)} for authOptions.mode token (upgrade Ray, or drop this)",
+            )
+        )
     return problems
 
 

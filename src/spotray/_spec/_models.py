@@ -14,8 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 
 from .._k8s_names import DNS1035_LABEL, DNS1123_LABEL
 from .._quantity import parse_quantity
+from .._versions import TOKEN_AUTH_MIN_RAY, version_tuple
 
 GKE_POOL_NAME = DNS1035_LABEL
+INT32_MAX = 2**31 - 1  # the KubeRay CRD's integers are int32
+
 TF_EXPRESSION = re.compile(r"^\$\{.+\}$", re.S)
 
 Quantity = Annotated[
@@ -78,6 +81,13 @@ class Gke(_Model):
     provider: Literal["google", "google-beta"] = Field(
         "google-beta",
         description="Terraform provider of the `google_container_node_pool` resources.",
+    )
+    create_node_service_accounts: bool = Field(
+        True,
+        description="Render every `google_service_account` the pools name as "
+        "`${google_service_account.NAME.email}`, with GKE's least-privilege node role "
+        "(`roles/container.defaultNodeServiceAccount`). Set false when your Terraform defines "
+        "them.",
     )
     max_pods_per_node: int = Field(
         110, ge=8, le=256, description="The cluster's maximum Pods per node (GKE Standard default)."
@@ -156,7 +166,7 @@ class Autoscaler(_Model):
         description="`autoscalerOptions.version`; v2 is needed for per-group idle timeouts and `priority`.",
     )
     idle_timeout_seconds: int | None = Field(
-        None, ge=0, description="`autoscalerOptions.idleTimeoutSeconds`."
+        None, ge=0, le=INT32_MAX, description="`autoscalerOptions.idleTimeoutSeconds`."
     )
     upscaling_mode: Literal["Default", "Aggressive", "Conservative"] | None = Field(
         None, description="`autoscalerOptions.upscalingMode`."
@@ -191,6 +201,11 @@ class Ray(_Model):
     def resolved_image(self) -> str:
         return self.image or f"rayproject/ray:{self.version}"
 
+    @property
+    def supports_token_auth(self) -> bool:
+        """KubeRay 1.7 accepts `authOptions.mode: token` from this Ray version on."""
+        return (version_tuple(self.version) or ()) >= TOKEN_AUTH_MIN_RAY
+
 
 class Taint(_Model):
     """A Kubernetes taint on a pool's nodes."""
@@ -214,7 +229,7 @@ class Gpu(_Model):
     """Accelerators attached to each node of a pool."""
 
     type: str = Field(description="GKE accelerator type, e.g. `nvidia-tesla-t4`, `nvidia-l4`.")
-    count: int = Field(1, ge=0, description="GPUs per node; 0 means none.")
+    count: int = Field(1, ge=0, le=16, description="GPUs per node; 0 means none.")
 
 
 class Timeouts(_Model):
@@ -228,7 +243,9 @@ class Timeouts(_Model):
 class PoolOptions(_Model):
     """Node-pool settings. Each one left unset falls back to `pool_defaults`, then to the default shown."""
 
-    disk_size_gb: int | None = Field(None, ge=10, description="Boot disk size (default 100).")
+    disk_size_gb: int | None = Field(
+        None, ge=10, le=65536, description="Boot disk size (default 100)."
+    )
     disk_type: str | None = Field(
         None, description="Boot disk type, e.g. `pd-balanced` (provider default)."
     )
@@ -237,24 +254,32 @@ class PoolOptions(_Model):
         description="Autoscaling `location_policy` (default `ANY`: best for Spot obtainability).",
     )
     initial_node_count: int | None = Field(
-        None, ge=0, description="Nodes per zone at creation (default 0)."
+        None, ge=0, le=INT32_MAX, description="Nodes per zone at creation (default 0)."
     )
     min_nodes_per_zone: int | None = Field(
-        None, ge=0, description="`autoscaling.min_node_count` (default 0)."
+        None, ge=0, le=INT32_MAX, description="`autoscaling.min_node_count` (default 0)."
     )
     max_nodes_per_zone: int | None = Field(
-        None, ge=0, description="`autoscaling.max_node_count` (default 50)."
+        None, ge=0, le=INT32_MAX, description="`autoscaling.max_node_count` (default 50)."
     )
     total_min_nodes: int | None = Field(
-        None, ge=0, description="`autoscaling.total_min_node_count`; excludes the per-zone bounds."
+        None,
+        ge=0,
+        le=INT32_MAX,
+        description="`autoscaling.total_min_node_count`; excludes the per-zone bounds.",
     )
     total_max_nodes: int | None = Field(
-        None, ge=0, description="`autoscaling.total_max_node_count`; excludes the per-zone bounds."
+        None,
+        ge=0,
+        le=INT32_MAX,
+        description="`autoscaling.total_max_node_count`; excludes the per-zone bounds.",
     )
     service_account: str | None = Field(
         None,
-        description="Node service account email, or a Terraform expression `${...}` "
-        "(default: the Compute Engine default account).",
+        description="Node service account email, or a Terraform expression `${...}`. Default "
+        "`${google_service_account.ray_nodes.email}`, which spotray renders with GKE's "
+        "least-privilege node role (see `gke.create_node_service_accounts`), never the Compute "
+        "Engine default account.",
     )
     oauth_scopes: list[str] | None = Field(
         None, description="Default `[https://www.googleapis.com/auth/cloud-platform]`."
@@ -278,12 +303,21 @@ class PoolOptions(_Model):
     auto_repair: bool | None = Field(None, description="`management.auto_repair` (default true).")
     auto_upgrade: bool | None = Field(None, description="`management.auto_upgrade` (default true).")
     max_surge: int | None = Field(
-        None, ge=0, description="`upgrade_settings.max_surge` (default 1)."
+        None, ge=0, le=INT32_MAX, description="`upgrade_settings.max_surge` (default 1)."
     )
     max_unavailable: int | None = Field(
-        None, ge=0, description="`upgrade_settings.max_unavailable` (default 0)."
+        None, ge=0, le=INT32_MAX, description="`upgrade_settings.max_unavailable` (default 0)."
     )
     timeouts: Timeouts | None = Field(None, description="Terraform timeouts (default 60m each).")
+    secure_boot: bool | None = Field(
+        None,
+        description="`shielded_instance_config.enable_secure_boot` (default true; the provider's "
+        "default is false). Changing it replaces the pool.",
+    )
+    integrity_monitoring: bool | None = Field(
+        None,
+        description="`shielded_instance_config.enable_integrity_monitoring` (default true).",
+    )
     ignore_changes: list[str] | None = Field(
         None,
         description="`lifecycle.ignore_changes` (default `[managed_instance_group_urls, "
@@ -324,7 +358,7 @@ class _GroupBase(_Model):
     memory: Quantity = Field(description="Ray container memory request.")
     cpu_limit: Quantity | None = Field(None, description="CPU limit (default: the request).")
     memory_limit: Quantity | None = Field(None, description="Memory limit (default: the request).")
-    gpus: int = Field(0, ge=0, description="`nvidia.com/gpu` per Pod (request = limit).")
+    gpus: int = Field(0, ge=0, le=16, description="`nvidia.com/gpu` per Pod (request = limit).")
     ray_start_params: dict[str, str] = Field(
         default_factory=dict, description="`rayStartParams`, passed through (all values strings)."
     )
@@ -410,18 +444,24 @@ class WorkerGroup(_GroupBase):
 
     name: str = Field(description="`groupName` (a DNS-1123 label).")
     spot: bool = Field(True, description="Run the pool on Spot VMs.")
-    min_replicas: int = Field(0, ge=0, description="`minReplicas`.")
-    max_replicas: int = Field(1, ge=0, description="`maxReplicas`.")
-    replicas: int | None = Field(None, ge=0, description="`replicas` (default `min_replicas`).")
-    idle_timeout_seconds: int | None = Field(
-        None, ge=0, description="`idleTimeoutSeconds` (needs autoscaler v2)."
+    min_replicas: int = Field(0, ge=0, le=INT32_MAX, description="`minReplicas`.")
+    max_replicas: int = Field(1, ge=0, le=INT32_MAX, description="`maxReplicas`.")
+    replicas: int | None = Field(
+        None, ge=0, le=INT32_MAX, description="`replicas` (default `min_replicas`)."
     )
-    num_of_hosts: int = Field(1, ge=1, description="`numOfHosts` (Pods per replica, multi-host).")
+    idle_timeout_seconds: int | None = Field(
+        None, ge=0, le=INT32_MAX, description="`idleTimeoutSeconds` (needs autoscaler v2)."
+    )
+    num_of_hosts: int = Field(
+        1, ge=1, le=INT32_MAX, description="`numOfHosts` (Pods per replica, multi-host)."
+    )
     ray_labels: dict[str, str] = Field(
         default_factory=dict, description="Ray node labels of the group (the group's `labels`)."
     )
     priority: int | None = Field(
         None,
+        ge=-INT32_MAX - 1,
+        le=INT32_MAX,
         description="`priority` (KubeRay >= 1.7, Ray >= 2.56, autoscaler v2): groups with a higher "
         "priority are scaled up first.",
     )
@@ -448,6 +488,120 @@ class WorkerGroup(_GroupBase):
         return self
 
 
+class NetworkClient(_Model):
+    """Pods allowed to reach the cluster's client ports (job submitters, dashboards, notebooks):
+    a namespace, Pod labels, or both (Pods with those labels in that namespace)."""
+
+    namespace: str | None = Field(
+        None, description="A namespace (matched by its `kubernetes.io/metadata.name` label)."
+    )
+    pod_labels: dict[str, str] | None = Field(
+        None, description="Pod labels, e.g. `{app: ray-submitter}`."
+    )
+
+    @model_validator(mode="after")
+    def _something(self) -> NetworkClient:
+        if self.namespace is None and not self.pod_labels:
+            raise ValueError("give a namespace, pod_labels, or both")
+        if self.namespace is not None:
+            _dns1123_label(self.namespace, what="namespace")
+        return self
+
+
+class NetworkPolicy(_Model):
+    """Who may reach the Ray Pods. The default renders a plain Kubernetes `NetworkPolicy`: the
+    cluster's own Pods reach each other on every port; `clients` reach `client_ports` of the
+    head; nothing else gets in (the kubelet's probes always do)."""
+
+    mode: Literal["plain", "kuberay", "none"] = Field(
+        "plain",
+        description="`plain`: a `networking.k8s.io/v1` NetworkPolicy in raycluster.yaml; "
+        "`kuberay`: KubeRay's own `spec.networkPolicy` (needs the operator's alpha "
+        "`RayClusterNetworkPolicy` feature gate, off by default); `none`: no policy.",
+    )
+    clients: list[NetworkClient] = Field(
+        default_factory=list,
+        description="Pods (by namespace and/or labels) that may reach `client_ports` of the head.",
+    )
+    client_ports: list[int] = Field(
+        default_factory=lambda: [8265, 10001],
+        description="Head ports open to `clients` (8265 dashboard and job API, 10001 Ray "
+        "client; add 8000 for Serve).",
+    )
+    operator_namespace: str | None = Field(
+        None,
+        description="Namespace of the KubeRay operator, admitted to the dashboard port (8265) "
+        "and Serve (8000): needed for RayJob and RayService, not for a plain RayCluster.",
+    )
+
+    @field_validator("client_ports")
+    @classmethod
+    def _ports(cls, value: list[int]) -> list[int]:
+        for port in value:
+            if not 1 <= port <= 65535:
+                raise ValueError(f"port {port} is not in 1..65535")
+        return value
+
+    @field_validator("operator_namespace")
+    @classmethod
+    def _namespace(cls, value: str | None) -> str | None:
+        return value if value is None else _dns1123_label(value, what="namespace")
+
+
+class Security(_Model):
+    """What spotray adds so that the rendered files pass a security review (docs/security.md).
+    Every switch is on by default where the Ray version supports it."""
+
+    token_auth: bool | None = Field(
+        None,
+        description="Ray token authentication (`authOptions.mode: token`): KubeRay generates "
+        "the token in a Secret and hands it to every Ray container. Default: on for Ray >= "
+        "2.52.0 (KubeRay 1.7 refuses it below), off below.",
+    )
+    security_context: bool = Field(
+        True,
+        description="A restricted `securityContext` on every container (no privilege "
+        "escalation, all capabilities dropped, `RuntimeDefault` seccomp, non-root) and on the "
+        "autoscaler sidecar.",
+    )
+    run_as_user: int = Field(
+        1000,
+        ge=1,
+        le=INT32_MAX,
+        description="`runAsUser`: the Ray image's own user `ray` is UID 1000 "
+        "(ray-project/ray docker/base-deps/Dockerfile).",
+    )
+    run_as_group: int = Field(
+        100, ge=0, le=INT32_MAX, description="`runAsGroup`: the Ray image's user's group `users`."
+    )
+    service_account: str | None = Field(
+        None,
+        description="The Kubernetes service account of every Ray Pod that names none of its "
+        "own (default: the cluster's name, as KubeRay's autoscaler RBAC expects). Workers do "
+        "not mount its token; the head does only when the autoscaler needs it.",
+    )
+    create_service_account: bool = Field(
+        True, description="Render that `ServiceAccount` in raycluster.yaml."
+    )
+    network_policy: NetworkPolicy = Field(
+        default_factory=NetworkPolicy, description="Who may reach the Ray Pods."
+    )
+    image_digest: str | None = Field(
+        None,
+        description="Pin the image by digest (`sha256:<64 hex>`): rendered as `image@digest`.",
+        pattern=r"^sha256:[0-9a-f]{64}$",
+    )
+
+    @field_validator("service_account")
+    @classmethod
+    def _service_account(cls, value: str | None) -> str | None:
+        return (
+            value
+            if value is None
+            else _dns1123_label(value, what="service account", max_length=253)
+        )
+
+
 class Spec(_Model):
     """A spotray spec: one Ray cluster on GKE, its head, its worker groups and their node pools."""
 
@@ -465,6 +619,10 @@ class Spec(_Model):
     pool_defaults: PoolOptions = Field(
         default_factory=PoolOptions,
         description="Node-pool settings shared by every pool spotray renders.",
+    )
+    security: Security = Field(
+        default_factory=Security,
+        description="Token auth, securityContext, NetworkPolicy, service account, image digest.",
     )
     head: Head = Field(description="The head group.")
     workers: list[WorkerGroup] = Field(

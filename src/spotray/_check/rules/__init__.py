@@ -1,5 +1,6 @@
 """spotray's rules, one class each, by family: SR0xx inputs, SR1xx KubeRay parity, SR2xx
-scheduling, SR3xx fit and packing, SR4xx capacity, SR5xx Spot shutdown, SR6xx Terraform pools."""
+scheduling, SR3xx fit and packing, SR4xx capacity, SR5xx Spot shutdown, SR6xx Terraform pools,
+SR7xx security."""
 
 from . import (  # noqa: F401 - importing registers the rules
     sr0_inputs,
@@ -9,4 +10,5 @@ from . import (  # noqa: F401 - importing registers the rules
     sr4_capacity,
     sr5_shutdown,
     sr6_terraform,
+    sr7_security,
 )

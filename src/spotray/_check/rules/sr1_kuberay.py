@@ -8,6 +8,7 @@ These rules restate KubeRay's checks (ray-operator `utils/validation.go`) in our
 from __future__ import annotations
 
 from ..._k8s_names import DNS1035_LABEL, DNS1123_LABEL, label_key_problem, label_value_problem
+from ..._versions import TOKEN_AUTH_MIN_RAY, version_tuple
 from .._context import (
     FT_ANNOTATION,
     V2_ENV,
@@ -21,7 +22,6 @@ from .._context import (
     head_env,
     pod_spec,
     ray_container,
-    version_tuple,
 )
 from .._finding import Severity
 from .._registry import Rule, register
@@ -30,7 +30,7 @@ from .._schema import raycluster_schema, validate
 RAY_START_RESOURCES = ("num-cpus", "num-gpus", "memory", "resources")
 NAME_LIMITS = {"RayCluster": 53, "RayJob": 47, "RayService": 47}  # KubeRay's Max*NameLength
 PRIORITY_MIN_RAY = (2, 56)
-AUTH_MIN_RAY = (2, 52)
+AUTH_MIN_RAY = TOKEN_AUTH_MIN_RAY
 
 
 def _field(path) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..._versions import version_tuple
 from .._context import (
     autoscaler_v2,
     autoscaling_enabled,
@@ -9,7 +10,6 @@ from .._context import (
     groups,
     pod_spec,
     ray_container,
-    version_tuple,
 )
 from .._finding import Severity
 from .._registry import Rule, register
