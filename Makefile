@@ -3,6 +3,11 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# checkov reviews the rendered files in the tests. It lives in a venv of its own: it pins an old
+# `packaging` (Ray needs a newer one) and ships a different `hcl2` under the same module name.
+CHECKOV_VENV  := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+CHECKOV_VERSION := 3.3.30
 
 .PHONY: demo test lint format bench docs clean
 
@@ -11,6 +16,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[local,test]"
 	touch $(STAMP)
+
+$(CHECKOV_STAMP):
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet "checkov==$(CHECKOV_VERSION)"
+	touch $(CHECKOV_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/spotray render examples/seed.yaml -o out/seed
@@ -22,11 +33,11 @@ demo: $(STAMP)
 	$(BIN)/spotray run examples/seed.yaml --local --preempt-rate 30 --seed 1 --time-scale 3 \
 		--report out/report.json -- $(BIN)/python examples/batch_job.py --tasks 40 --task-seconds 2
 
-test: $(STAMP)
+test: $(STAMP) $(CHECKOV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python tools/gen_docs.py --check
-	$(BIN)/python -m pytest -q
+	SPOTRAY_CHECKOV=$(CHECKOV_VENV)/bin/checkov $(BIN)/python -m pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -46,4 +57,4 @@ docs: $(STAMP)
 	$(BIN)/python tools/gen_docs.py
 
 clean:
-	rm -rf $(VENV) build dist out src/*.egg-info .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(CHECKOV_VENV) build dist out src/*.egg-info .pytest_cache .ruff_cache .hypothesis
