@@ -123,3 +123,24 @@ def test_autoscaler_config_carries_the_plan_to_rays_autoscaler(tmp_path):
         assert node_type["resources"]["CPU"] == g.cpus
     priorities = {g.name: cfg["available_node_types"][g.name]["priority"] for g in groups}
     assert priorities == {"cpu-spot": 10, "cpu-ondemand": 0}  # Spot first, on-demand fallback
+
+
+def test_job_output_keeps_the_jobs_lines_and_drops_rays_own():
+    from spotray._local._view import job_output
+
+    # lines as a Ray 2.60 driver printed them in `make demo` (ANSI colours included)
+    log = (
+        "\x1b[33m(raylet)\x1b[0m There are tasks with infeasible resource requests that cannot"
+        " be scheduled.\n"
+        "\x1b[36m(autoscaler +1s)\x1b[0m Adding 1 node(s) of type small-group.\n"
+        "(raylet) [state-dump] NodeManager:\n"
+        "5/40 chunks done\n"
+        "\x1b[36m(square pid=4242)\x1b[0m working on 7\n"
+        "OK: sum of squares 1..1000000 = 333333833333500000 (exact)\n"
+    )
+    assert job_output(log) == (
+        "5/40 chunks done\n"
+        "\x1b[36m(square pid=4242)\x1b[0m working on 7\n"
+        "OK: sum of squares 1..1000000 = 333333833333500000 (exact)"
+    )
+    assert job_output("x" * 5000, tail=10) == "x" * 10

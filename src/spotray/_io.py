@@ -57,13 +57,18 @@ def read_input(name: str | os.PathLike[str], *, what: str = "file") -> str:
         raise InputError(f"{name}: is a directory, not a {what}") from None
     except OSError as exc:
         raise InputError(f"{name}: cannot read: {exc.strerror or exc}") from None
-    with os.fdopen(fd, "rb") as handle:
+    try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise InputError(f"{name}: is {_kind(info.st_mode)}, not a regular {what}")
         if info.st_size > MAX_INPUT_BYTES:
             raise InputError(f"{name}: {info.st_size} bytes; more than a {what} can be")
-        data = handle.read(MAX_INPUT_BYTES + 1)
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(MAX_INPUT_BYTES + 1)
+    except OSError as exc:
+        raise InputError(f"{name}: cannot read: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
     return _decode(data, name)
 
 

@@ -57,7 +57,7 @@ GROUP = {
 
 SCHEMA: dict = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "$id": f"https://spotray.dev/schemas/run-report/{SCHEMA_VERSION}",
+    "$id": f"urn:spotray:run-report:{SCHEMA_VERSION}",
     "title": "spotray run report",
     "type": "object",
     "additionalProperties": False,

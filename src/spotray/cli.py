@@ -324,10 +324,10 @@ def _cluster(name: str | None):
 
 
 def _print_env(cluster) -> None:
-    out.print(f"  RAY_ADDRESS={cluster.address}")
+    out.print("  export " + " ".join(f"{k}={v}" for k, v in cluster.env.items()))
     out.print(
-        f"  RAY_AUTH_MODE=token RAY_AUTH_TOKEN_PATH={cluster.env['RAY_AUTH_TOKEN_PATH']}"
-        "   (Ray's token auth: every driver needs both)"
+        "  (a driver needs all of these: Ray's token auth, and Ray's switch that keeps it on "
+        "127.0.0.1, where the cluster listens)"
     )
     out.print(f"  dashboard   {cluster.dashboard_url}  (the token is its bearer credential)")
 
@@ -510,11 +510,12 @@ def run(
             if started and not keep:
                 with _signals_ignored():  # a second Ctrl-C must not leave half a cluster
                     cluster.down()
-        from ._local._view import report_tables
+        from ._local._view import job_output, report_tables
 
         logs = sorted((cluster.state / "logs").glob("job-*.log"))
         if logs:
-            out.print(logs[-1].read_text(errors="replace").rstrip()[-2000:])
+            out.print(job_output(logs[-1].read_text(errors="replace")))
+            err.print(f"(the job's whole log, with Ray's own messages: {logs[-1]})")
         for table in report_tables(result):
             out.print(table)
         import json

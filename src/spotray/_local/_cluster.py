@@ -31,6 +31,7 @@ from .._io import write_text
 from .._plan import Plan
 from ._cloud import running
 from ._http import ControllerError, call
+from ._raybridge import ENV_AUTH_MODE, ENV_AUTH_TOKEN_PATH, ENV_LOOPBACK
 from ._shape import default_scale, local_groups
 
 PROCESSES_FILE = "processes.json"
@@ -51,20 +52,17 @@ class MissingExtraError(SpotrayError):
 
 
 def require_local_extra() -> None:
-    """Fail early, naming the extra, when Ray or psutil is not installed."""
-    import importlib.util
+    """Fail early, naming the extra, when Ray (with its autoscaler) or psutil is missing."""
+    import importlib
 
-    for module in ("ray", "psutil"):
-        if importlib.util.find_spec(module) is None:
+    for module in ("psutil", "ray", "ray.autoscaler.v2"):
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
             raise MissingExtraError(
-                f"the local cluster needs {module!r}, which is not installed: "
-                "pip install 'spotray[local]'"
-            )
-    if importlib.util.find_spec("ray.autoscaler.v2") is None:
-        raise MissingExtraError(
-            "the installed Ray has no autoscaler v2: pip install 'spotray[local]' "
-            "(it pins the Ray release spotray is tested with)"
-        )
+                f"the local cluster needs {module!r}, which cannot be imported ({exc}): "
+                "pip install 'spotray[local]' (it brings the Ray release spotray is tested with)"
+            ) from None
 
 
 def state_root() -> Path:
@@ -93,7 +91,7 @@ def _write_secret(path: Path) -> str:
 
 def auth_env(state: Path) -> dict[str, str]:
     """What a process needs to talk to the cluster's Ray (token auth)."""
-    return {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(state / TOKEN_FILE)}
+    return {ENV_AUTH_MODE: "token", ENV_AUTH_TOKEN_PATH: str(state / TOKEN_FILE)}
 
 
 def _free_port() -> int:
@@ -126,8 +124,14 @@ class LocalCluster:
 
     @property
     def env(self) -> dict[str, str]:
-        """Environment for a Ray driver of this cluster: RAY_ADDRESS and token auth."""
-        return {"RAY_ADDRESS": self.address, **auth_env(self.state)}
+        """Environment for a Ray driver of this cluster: RAY_ADDRESS, token auth, and Ray's
+        switch that keeps a driver on 127.0.0.1 (the cluster listens there only)."""
+        return {"RAY_ADDRESS": self.address, ENV_LOOPBACK: "0", **auth_env(self.state)}
+
+    @property
+    def token(self) -> str:
+        """Ray's auth token of this cluster (the bearer credential of its dashboard)."""
+        return (self.state / TOKEN_FILE).read_text().strip()
 
     @property
     def config(self) -> dict:
@@ -390,17 +394,18 @@ def _wait_up(plan, proc, state, groups, deadline, timeout) -> LocalCluster:
 
 def ray_nodes(cluster: LocalCluster) -> list:
     """Ray's view of the cluster's nodes (Ray's state API, through the dashboard)."""
-    from ray.util.state import list_nodes
-
-    with state_api(cluster):
-        return list_nodes(address=cluster.dashboard_url, detail=True, raise_on_missing_output=False)
+    with state_api(cluster) as api:
+        return api.nodes()
 
 
 @contextlib.contextmanager
 def state_api(cluster: LocalCluster):
-    """Ray's state API raises many kinds of errors: turn them into one clear error."""
+    """Ray's state API for the cluster, with its token; Ray's state API raises many kinds of
+    errors: turn them into one clear error."""
+    from ._raybridge import StateClient
+
     try:
-        yield
+        yield StateClient(cluster.dashboard_url, cluster.token)
     except Exception as exc:
         raise LocalClusterError(f"Ray's state API at {cluster.dashboard_url}: {exc}") from None
 

@@ -22,12 +22,14 @@ from pathlib import Path
 from .._bounds import count, finite, share
 from .._errors import SpotrayError
 from ._cloud import Cloud, Instance, Stockout, ray_command
-from ._cluster import PROCESSES_FILE, SECRET_FILE
+from ._cluster import PROCESSES_FILE, SECRET_FILE, auth_env
 from ._raybridge import (
     ENV_AUTOSCALER_V2,
     ENV_CLOUD_INSTANCE_ID,
     ENV_NODE_TYPE_NAME,
+    ENV_START_HOOK,
     ENV_UPDATE_INTERVAL,
+    START_HOOK,
     tags,
 )
 from ._shape import HEAD_OBJECT_STORE_BYTES, OBJECT_STORE_BYTES, LocalGroup
@@ -35,11 +37,11 @@ from ._shape import HEAD_OBJECT_STORE_BYTES, OBJECT_STORE_BYTES, LocalGroup
 HEAD_TYPE = "ray.head.default"
 
 # Ray settings for every process of the local cluster, chosen for a machine that fakes many:
-# token auth off (all processes are ours, on loopback); failure detection in ~3 s instead of
-# ~14 s (health checks every 1 s, 3 misses), and gRPC keepalives that give up on a frozen node
-# in ~10 s instead of minutes.
+# token auth on (the token file and mode come from `auth_env`), every node kept on 127.0.0.1
+# (the start hook); failure detection in ~3 s instead of ~14 s (health checks every 1 s,
+# 3 misses), and gRPC keepalives that give up on a frozen node in ~10 s instead of minutes.
 RAY_ENV = {
-    "RAY_AUTH_MODE": "disabled",
+    ENV_START_HOOK: START_HOOK,
     "RAY_health_check_initial_delay_ms": "1000",
     "RAY_health_check_period_ms": "1000",
     "RAY_health_check_timeout_ms": "1000",
@@ -59,7 +61,7 @@ def launcher(config: dict, state: Path):
     gcs = f"127.0.0.1:{config['gcs_port']}"
 
     def launch(inst: Instance, group: LocalGroup | None) -> subprocess.Popen:
-        env = {**os.environ, **RAY_ENV, ENV_CLOUD_INSTANCE_ID: inst.id}
+        env = {**os.environ, **RAY_ENV, **auth_env(state), ENV_CLOUD_INSTANCE_ID: inst.id}
         if group is None:
             env[ENV_NODE_TYPE_NAME] = HEAD_TYPE
             cmd = [

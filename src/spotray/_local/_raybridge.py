@@ -18,6 +18,73 @@ ENV_CLOUD_INSTANCE_ID = "RAY_CLOUD_INSTANCE_ID"
 ENV_NODE_TYPE_NAME = "RAY_NODE_TYPE_NAME"
 ENV_AUTOSCALER_V2 = "RAY_enable_autoscaler_v2"
 ENV_UPDATE_INTERVAL = "AUTOSCALER_UPDATE_INTERVAL_S"
+# Ray's token authentication (Ray >= 2.52): the mode, and a file holding the token
+ENV_AUTH_MODE = "RAY_AUTH_MODE"
+ENV_AUTH_TOKEN_PATH = "RAY_AUTH_TOKEN_PATH"
+# `ray start` calls this hook with its parameters before it starts anything
+ENV_START_HOOK = "RAY_START_HOOK"
+START_HOOK = "spotray._local._raybridge.keep_on_loopback"
+# Set, Ray takes 127.0.0.1 as this machine's address (meant for one-machine clusters on macOS
+# and Windows); a driver needs it to reach a cluster bound to loopback.
+ENV_LOOPBACK = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
+def keep_on_loopback(ray_params, head: bool) -> None:
+    """`RAY_START_HOOK` for every node of the local cluster: keep it on 127.0.0.1.
+
+    Ray 2.60's `ray start` replaces `--node-ip-address=127.0.0.1` with the machine's routable
+    address (`services.resolve_ip_for_localhost`), and every listener that has no host flag of
+    its own (GCS, raylet, agents, runtime-env agent, Ray client server, metrics) binds that
+    address or all interfaces. The hook runs after that replacement and before anything
+    starts: it puts 127.0.0.1 back, keeps `--address=127.0.0.1:PORT` as given, and makes the
+    processes `ray start` spawns take 127.0.0.1 as the machine's address too."""
+    import os
+
+    import ray._private.services as services
+
+    ray_params.node_ip_address = "127.0.0.1"
+    services.resolve_ip_for_localhost = lambda host: host
+    os.environ[ENV_LOOPBACK] = "0"
+
+
+class StateClient:
+    """Ray's state API (the dashboard's HTTP API) with the cluster's bearer token, whatever
+    this process's own RAY_AUTH_MODE says (Ray's module-level helpers read the token only from
+    the process's environment, and cache it)."""
+
+    def __init__(self, dashboard_url: str, token: str) -> None:
+        from ray.util.state.api import StateApiClient
+
+        self._client = StateApiClient(
+            address=dashboard_url, headers={"Authorization": f"Bearer {token}"}
+        )
+
+    def _list(self, resource: str, **options):
+        from ray.util.state.common import ListApiOptions, StateResource
+
+        return self._client.list(
+            getattr(StateResource, resource),
+            options=ListApiOptions(**options),
+            raise_on_missing_output=False,
+        )
+
+    def nodes(self) -> list:
+        return self._list("NODES", detail=True)
+
+    def jobs(self) -> list:
+        return self._list("JOBS")
+
+    def tasks(self, *, filters: list, limit: int) -> list:
+        return self._list("TASKS", filters=filters, detail=True, limit=limit)
+
+    def task_summary(self, timeout: int) -> dict:
+        from ray.util.state.common import SummaryApiOptions, SummaryResource
+
+        return self._client.summary(
+            SummaryResource.TASKS,
+            options=SummaryApiOptions(timeout=timeout),
+            raise_on_missing_output=False,
+        )
 
 
 def node_provider_base():

@@ -27,7 +27,13 @@ JOB_STOP_GRACE_SECONDS = 5.0
 def job_env(cluster: LocalCluster) -> dict[str, str]:
     """The job's environment: RAY_ADDRESS, token auth, and the cluster's id (so that `down`
     finds a job that outlived a crashed `spotray run`)."""
-    return {**os.environ, **cluster.env, CLUSTER_ID_ENV: cluster.config["id"]}
+    return {
+        **os.environ,
+        **cluster.env,
+        CLUSTER_ID_ENV: cluster.config["id"],
+        # the driver prints the autoscaler's events only when they are errors
+        "RAY_LOG_TO_DRIVER_EVENT_LEVEL": "ERROR",
+    }
 
 
 def stop_process_group(proc: subprocess.Popen, grace: float = JOB_STOP_GRACE_SECONDS) -> None:
@@ -127,11 +133,10 @@ STATE_API_LIMIT = 10_000  # Ray's own cap per request
 
 def task_states(cluster: LocalCluster) -> dict[str, int]:
     """Task counts by state over the cluster (for the live view; empty if Ray cannot say)."""
-    from ray.util.state import summarize_tasks
-
     try:
-        summary = summarize_tasks(address=cluster.dashboard_url, timeout=5)
-    except Exception:
+        with state_api(cluster) as api:
+            summary = api.task_summary(timeout=5)
+    except SpotrayError:
         return {}
     counts: dict[str, int] = {}
     for entry in summary.get("cluster", {}).get("summary", {}).values():
@@ -143,32 +148,21 @@ def task_states(cluster: LocalCluster) -> dict[str, int]:
 
 def job_ids(cluster: LocalCluster) -> set[str]:
     """The Ray jobs (drivers) the cluster has seen (Ray's state API)."""
-    from ray.util.state import list_jobs
-
-    with state_api(cluster):
-        jobs = list_jobs(address=cluster.dashboard_url, raise_on_missing_output=False)
+    with state_api(cluster) as api:
+        jobs = api.jobs()
     return {j.job_id for j in jobs if j.job_id}
 
 
 def settled_attempts(cluster: LocalCluster, jobs: set[str], settle: float = 30) -> list[dict]:
     """Task attempts of `jobs`, once Ray has reported them all (Ray's state API), waiting at
     most `settle` seconds for that (0: what Ray says now)."""
-    from ray.util.state import list_tasks
-
-    address = cluster.dashboard_url
     previous, attempts = -1, []
     deadline = time.monotonic() + settle
     while True:
         attempts = []
         for job in sorted(jobs):
-            with state_api(cluster):
-                rows = list_tasks(
-                    address=address,
-                    filters=[("job_id", "=", job)],
-                    detail=True,
-                    limit=STATE_API_LIMIT,
-                    raise_on_missing_output=False,
-                )
+            with state_api(cluster) as api:
+                rows = api.tasks(filters=[("job_id", "=", job)], limit=STATE_API_LIMIT)
             if len(rows) >= STATE_API_LIMIT:
                 raise LocalClusterError(
                     f"job {job} has more than {STATE_API_LIMIT} task attempts: Ray's state API "

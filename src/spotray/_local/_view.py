@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 from rich.table import Table
@@ -36,6 +37,22 @@ def instances_table(instances: list[dict], title: str = "nodes") -> Table:
     return table
 
 
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# Lines a Ray driver prints on behalf of Ray's own processes, e.g. "(raylet) [state-dump] ...",
+# "(autoscaler +3s) Adding 1 node(s) ...", "(gcs_server) ..."; a task's own lines read
+# "(work pid=123) ...".
+RAY_INTERNAL = re.compile(r"^\((raylet|autoscaler|gcs_server|monitor|dashboard)\b[^)]*\)")
+
+
+def job_output(text: str, *, tail: int = 2000) -> str:
+    """What a job printed, without the lines Ray prints for its own processes (the full log
+    stays in the state directory), and at most `tail` characters of it."""
+    kept = [
+        line for line in text.splitlines() if not RAY_INTERNAL.match(ANSI.sub("", line).lstrip())
+    ]
+    return "\n".join(kept).rstrip()[-tail:]
+
+
 def report_tables(report: Report) -> list[Table]:
     data = report.to_json()
     groups = Table(title=f"run on local cluster {report.cluster!r}")
@@ -60,7 +77,10 @@ def report_tables(report: Report) -> list[Table]:
     goodput = report.goodput
     causes = ", ".join(f"{k} {v}" for k, v in sorted(report.failed_by_cause.items())) or "none"
     rows = [
-        ("job exit code", str(report.exit_code)),
+        (
+            "job exit code",
+            "interrupted (Ctrl-C or SIGTERM)" if report.interrupted else str(report.exit_code),
+        ),
         ("makespan", f"{report.makespan_seconds:.1f} s"),
         ("tasks / attempts", f"{report.tasks} / {report.task_attempts}"),
         ("failed attempts (cause)", f"{report.failed_attempts} ({causes})"),
