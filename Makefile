@@ -52,6 +52,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/check.py
 	$(BIN)/python bench/local_up.py
 	$(BIN)/python bench/preemption_detect.py
+	$(BIN)/python bench/vs_commit.py HEAD~1
 
 docs: $(STAMP)
 	$(BIN)/python tools/gen_docs.py

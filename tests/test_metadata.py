@@ -106,3 +106,12 @@ def test_stopping_the_server_releases_long_polls(server):
     server.meta.close()
     thread.join(10)
     assert not thread.is_alive() and time.monotonic() - start < 5
+
+
+@pytest.mark.parametrize("bad", ["nan", "-1", "inf", "abc", "1e999"])
+def test_a_long_poll_with_a_bad_timeout_is_refused_at_once(server, bad):
+    start = time.monotonic()
+    with pytest.raises(urllib.error.HTTPError) as err:
+        get(server, PREEMPTED + f"?wait_for_change=true&timeout_sec={bad}")
+    assert err.value.code == 400 and "timeout_sec" in err.value.read().decode()
+    assert time.monotonic() - start < 2
