@@ -180,6 +180,11 @@ class Group(NamedTuple):
         return f"{self.cluster.kind} {self.cluster.name!r} group {self.name!r}"
 
 
+def terraform_pools(ctx: Context) -> Iterator[Pool]:
+    """The pools read from Terraform (their evaluated `body` is what Terraform rules check)."""
+    return (pool for pool in ctx.pools if pool.body)
+
+
 def groups(
     ctx: Context, *, workers: bool = False, cluster: ClusterDoc | None = None
 ) -> Iterator[Group]:

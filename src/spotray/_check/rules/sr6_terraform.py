@@ -4,16 +4,11 @@ from __future__ import annotations
 
 from ..._plan import ZONES, gpu_problem
 from ..._tfeval import UNKNOWN
+from .._context import terraform_pools
 from .._documents import PROVIDER_EFFECTS
 from .._documents import first_block as _first
 from .._finding import Severity
 from .._registry import Rule, register
-
-
-def _terraform_pools(ctx):
-    for pool in ctx.pools:
-        if pool.body:
-            yield pool
 
 
 def _at(pool, attribute: str) -> tuple[str, int | None]:
@@ -45,7 +40,7 @@ class NodeLocationsNotZones(Rule):
     fix = "Give node_locations as a list of zones of the pool's region."
 
     def check(self, ctx):
-        for pool in _terraform_pools(ctx):
+        for pool in terraform_pools(ctx):
             value = pool.body.get("node_locations")
             if value is None or value is UNKNOWN:
                 continue
@@ -98,7 +93,7 @@ class TaintEffectSpelling(Rule):
     fix = "Use NO_SCHEDULE, PREFER_NO_SCHEDULE or NO_EXECUTE."
 
     def check(self, ctx):
-        for pool in _terraform_pools(ctx):
+        for pool in terraform_pools(ctx):
             taints = _first(pool.body.get("node_config")).get("taint", [])
             for taint in taints if isinstance(taints, list) else []:
                 effect = taint.get("effect") if isinstance(taint, dict) else None
@@ -137,7 +132,7 @@ class AutoscalingInvalid(Rule):
     fix = "Use one style of bounds, min <= max, and location_policy BALANCED or ANY."
 
     def check(self, ctx):
-        for pool in _terraform_pools(ctx):
+        for pool in terraform_pools(ctx):
             scaling = _first(pool.body.get("autoscaling"))
             if not scaling:
                 continue
@@ -196,7 +191,7 @@ class AcceleratorInvalid(Rule):
     fix = "Pick a machine family that takes this GPU, in an allowed count."
 
     def check(self, ctx):
-        for pool in _terraform_pools(ctx):
+        for pool in terraform_pools(ctx):
             machine = pool.machine
             if machine is None or not pool.gpu_type or not pool.gpu_count:
                 continue
@@ -230,7 +225,7 @@ class DiskTooSmall(Rule):
     fix = "Use disk_size_gb of at least 10 (100 for Ray images is comfortable)."
 
     def check(self, ctx):
-        for pool in _terraform_pools(ctx):
+        for pool in terraform_pools(ctx):
             size = _first(pool.body.get("node_config")).get("disk_size_gb")
             try:
                 value = float(size)
@@ -269,7 +264,7 @@ class SpotPoolUntainted(Rule):
     fix = "Add a NO_SCHEDULE taint to the Spot pool and tolerate it in its worker group."
 
     def check(self, ctx):
-        for pool in _terraform_pools(ctx):
+        for pool in terraform_pools(ctx):
             if (
                 pool.spot
                 and pool.taints is not None

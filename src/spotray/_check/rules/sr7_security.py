@@ -13,7 +13,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..._versions import TOKEN_AUTH_MIN_RAY, version_tuple
-from .._context import Group, autoscaling_enabled, env_of, groups, pod_spec, ray_container
+from .._context import (
+    Group,
+    autoscaling_enabled,
+    groups,
+    head_env,
+    pod_spec,
+    ray_container,
+    terraform_pools,
+)
+from .._documents import first_block
 from .._finding import Severity
 from .._registry import Rule, register
 
@@ -245,9 +254,7 @@ class TokenAuthOff(Rule):
     def check(self, ctx):
         for cluster in ctx.clusters:
             auth = _dict(cluster.spec.get("authOptions"))
-            head = cluster.spec.get("headGroupSpec")
-            found = ray_container(head) if isinstance(head, dict) else None
-            manual = env_of(found[1] if found else None).get("RAY_AUTH_MODE") == "token"
+            manual = head_env(cluster.spec).get("RAY_AUTH_MODE") == "token"
             if auth.get("mode") == "token" or manual:
                 continue
             version = version_tuple(cluster.spec.get("rayVersion"))
@@ -407,17 +414,6 @@ class ImageNotPinned(Rule):
                 )
 
 
-def _terraform_pools(ctx):
-    return [p for p in ctx.pools if p.body]
-
-
-def _node_config(pool) -> dict:
-    config = pool.body.get("node_config")
-    if isinstance(config, list) and config and isinstance(config[0], dict):
-        return config[0]
-    return config if isinstance(config, dict) else {}
-
-
 @register
 class NodePoolSecureBoot(Rule):
     """A Terraform node pool without Secure Boot.
@@ -449,10 +445,11 @@ class NodePoolSecureBoot(Rule):
     fix = "Add shielded_instance_config { enable_secure_boot = true } to node_config."
 
     def check(self, ctx):
-        for pool in _terraform_pools(ctx):
-            shielded = _node_config(pool).get("shielded_instance_config")
-            block = shielded[0] if isinstance(shielded, list) and shielded else shielded
-            if _dict(block).get("enable_secure_boot") is not True:
+        for pool in terraform_pools(ctx):
+            shielded = first_block(
+                first_block(pool.body.get("node_config")).get("shielded_instance_config")
+            )
+            if shielded.get("enable_secure_boot") is not True:
                 yield self.finding(
                     (pool.file, pool.lines.get("node_config", pool.line)),
                     (),
@@ -487,8 +484,8 @@ class NodePoolDefaultServiceAccount(Rule):
     fix = "Set node_config.service_account to a dedicated account (spotray renders one)."
 
     def check(self, ctx):
-        for pool in _terraform_pools(ctx):
-            account = _node_config(pool).get("service_account")
+        for pool in terraform_pools(ctx):
+            account = first_block(pool.body.get("node_config")).get("service_account")
             if account in (None, "", "default"):
                 yield self.finding(
                     (pool.file, pool.lines.get("node_config", pool.line)),
