@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from enum import StrEnum
@@ -356,7 +357,11 @@ def up(
         from . import local as lc
 
         plan = _load_plan(spec)
-        with err.status("starting the head and the groups' minimum nodes..."):
+        # SIGTERM while starting: like Ctrl-C, `up` stops what it started, then exit 130
+        with (
+            _sigterm_as_interrupt(),
+            err.status("starting the head and the groups' minimum nodes..."),
+        ):
             cluster = lc.up(
                 plan, scale=scale, time_scale=time_scale, provision_seconds=provision_seconds
             )
@@ -501,7 +506,7 @@ def run(
                 "apply; `spotray down` it to change them)"
             )
         else:
-            with err.status("starting the local cluster..."):
+            with _sigterm_as_interrupt(), err.status("starting the local cluster..."):
                 cluster = lc.up(plan, scale=scale, time_scale=time_scale)
         try:
             with _sigterm_as_interrupt():
@@ -564,6 +569,9 @@ def _sigterm_as_interrupt() -> Iterator[None]:
     def interrupt(signum, frame):
         raise KeyboardInterrupt
 
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set signal handlers
+        return
     previous = signal.signal(signal.SIGTERM, interrupt)
     try:
         yield
@@ -573,6 +581,9 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 @contextlib.contextmanager
 def _signals_ignored() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
