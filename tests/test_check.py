@@ -393,3 +393,20 @@ def test_bad_pool_file_is_input_error_with_line_and_field(
     assert main(["check", str(cluster), "pools.yaml"]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_sr701_counts_added_capabilities_beyond_net_bind_service(rendered_seed):
+    cluster, tf = rendered_seed
+    doc = raycluster_of(cluster)
+    container = doc["spec"]["workerGroupSpecs"][0]["template"]["spec"]["containers"][0]
+    container["securityContext"]["capabilities"]["add"] = ["NET_BIND_SERVICE"]
+    assert "SR701" not in {f.code for f in _check_texts(yaml.safe_dump(doc), tf)}
+    container["securityContext"]["capabilities"]["add"] = ["CHOWN"]
+    found = [f for f in _check_texts(yaml.safe_dump(doc), tf) if f.code == "SR701"]
+    assert len(found) == 1 and "capabilities.add has ['CHOWN']" in found[0].message
+
+
+def test_sr707_leaves_secure_boot_that_a_module_caller_decides_alone():
+    # terraform-google-modules: enable_secure_boot = lookup(each.value, "enable_secure_boot", ...)
+    path = shared("realworld", "tgm-gke-module-cluster-impl.tf")
+    assert "SR707" not in {f.code for f in run_checks(read_paths([str(path)]))}

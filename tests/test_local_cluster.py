@@ -120,7 +120,8 @@ def test_a_dead_controllers_cluster_is_found_reported_and_stopped(capsys):
     assert local.leftovers(plan.name) == []
 
 
-def test_ctrl_c_during_run_stops_the_job_reports_and_leaves_nothing(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGHUP], ids=["ctrl-c", "hang-up"])
+def test_ctrl_c_during_run_stops_the_job_reports_and_leaves_nothing(sig, tmp_path):
     import jsonschema
 
     from spotray._report_schema import SCHEMA
@@ -149,7 +150,7 @@ def test_ctrl_c_during_run_stops_the_job_reports_and_leaves_nothing(tmp_path):
     )
     wait_until(lambda: marker.exists() and marker.read_text(), 120, "the job to start")
     job_pid = int(marker.read_text())
-    run.send_signal(signal.SIGINT)
+    run.send_signal(sig)
     output, _ = run.communicate(timeout=90)
     assert run.returncode == 130, output
     data = json.loads(report.read_text())
@@ -447,7 +448,7 @@ def test_endpoints_that_run_code_or_change_the_cluster_refuse_requests_without_t
             timeout=10,
         ),
     )
-    assert client not in ("OK",), client
+    assert client == "UNAUTHENTICATED", client
     time.sleep(2)
     assert not proof.exists()  # no job ran
 
@@ -481,6 +482,17 @@ def test_the_controller_refuses_requests_without_its_secret(cluster):
         )
         == 400
     )
+    # a schedule the cloud could not play is refused whole, before anything runs
+    too_long = json.dumps(
+        {"stockouts": [{"at": 0, "group": "medium-group", "seconds": 1e7}], "preemptions": []}
+    ).encode()
+    assert _http(f"{cluster.url}/schedule", "POST", too_long, secret) == 400
+    negative_slot = json.dumps(
+        {"preemptions": [{"at": 0, "group": "medium-group", "slot": -1}]}
+    ).encode()
+    assert _http(f"{cluster.url}/schedule", "POST", negative_slot, secret) == 400
+    zero = json.dumps({"group": "medium-group", "count": 0}).encode()
+    assert _http(f"{cluster.url}/preempt", "POST", zero, secret) == 400
     after = cluster.instances()
     assert [(i["id"], i["state"]) for i in after] == [(i["id"], i["state"]) for i in before]
     log = (cluster.state / "logs" / "controller.log").read_text()

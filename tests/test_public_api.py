@@ -45,6 +45,7 @@ def test_local_api_is_pinned_and_its_errors_are_spotray_errors():
         "default_scale",
         "find",
         "leftovers",
+        "leftovers_of",
         "local_groups",
         "names",
         "poisson",

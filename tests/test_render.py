@@ -190,3 +190,58 @@ def test_tfeval_reads_back_escaped_strings():
 
     for value in ["ünïcode\xa0", 'a"b\\c', "${x} %{y}", "tab\tnl\n", "\u2603"]:
         assert evaluate(string(value), Scope()) == value
+
+
+def _resources(rendered) -> dict[tuple[str, str], dict]:
+    return {
+        (kind.strip('"'), name.strip('"')): body
+        for item in hcl2.loads(rendered.terraform)["resource"]
+        for kind, named in item.items()
+        for name, body in named.items()
+    }
+
+
+def test_the_node_service_account_is_defined_when_the_spec_names_none():
+    text = (EXAMPLES / "recommended.yaml").read_text()
+    text = text.replace(
+        "  provider: google-beta\n",
+        "  provider: google-beta\n  node_roles:\n"
+        "    - roles/container.defaultNodeServiceAccount\n"
+        "    - roles/artifactregistry.reader\n",
+        1,
+    )
+    resources = _resources(spotray.render(spotray.load_spec("r.yaml", text=text)))
+    account = resources[("google_service_account", "ray_nodes")]
+    assert account["account_id"] == '"ray-batch-nodes"'  # one per cluster in a project
+    assert account["provider"] == "google-beta"  # the provider the pools use
+    member = resources[("google_project_iam_member", "ray_nodes")]
+    assert "roles/artifactregistry.reader" in member["for_each"]
+    for (kind, _), body in resources.items():
+        if kind == "google_container_node_pool":
+            config = body["node_config"][0]
+            assert config["service_account"] == "${google_service_account.ray_nodes.email}"
+            assert body["depends_on"] == ["${google_project_iam_member.ray_nodes}"]
+
+
+def test_a_service_account_the_spec_names_is_left_to_the_user():
+    text = (
+        (EXAMPLES / "recommended.yaml")
+        .read_text()
+        .replace(
+            "pool_defaults:\n",
+            "pool_defaults:\n  service_account: nodes@my-project.iam.gserviceaccount.com\n",
+        )
+    )
+    resources = _resources(spotray.render(spotray.load_spec("r.yaml", text=text)))
+    assert {kind for kind, _ in resources} == {"google_container_node_pool"}
+    assert all("depends_on" not in body for body in resources.values())
+
+
+def test_without_a_rendered_service_account_pods_name_none_of_their_own():
+    text = (EXAMPLES / "seed.yaml").read_text() + "security: {create_service_account: false}\n"
+    rendered = spotray.render(spotray.load_spec("s.yaml", text=text))
+    kinds = [d["kind"] for d in yaml.safe_load_all(rendered.raycluster)]
+    assert kinds == ["RayCluster", "NetworkPolicy"]
+    cluster = raycluster_of(rendered.raycluster)
+    for group in (cluster["spec"]["headGroupSpec"], *cluster["spec"]["workerGroupSpecs"]):
+        assert "serviceAccountName" not in group["template"]["spec"]

@@ -136,11 +136,14 @@ def test_job_output_keeps_the_jobs_lines_and_drops_rays_own():
         "(raylet) [state-dump] NodeManager:\n"
         "5/40 chunks done\n"
         "\x1b[36m(square pid=4242)\x1b[0m working on 7\n"
+        "(raylet, ip=127.0.0.1) [state-dump] Event stats:\n"
+        "(monitor pid=77) a task the user named monitor\n"
         "OK: sum of squares 1..1000000 = 333333833333500000 (exact)\n"
     )
     assert job_output(log) == (
         "5/40 chunks done\n"
         "\x1b[36m(square pid=4242)\x1b[0m working on 7\n"
+        "(monitor pid=77) a task the user named monitor\n"
         "OK: sum of squares 1..1000000 = 333333833333500000 (exact)"
     )
     assert job_output("x" * 5000, tail=10) == "x" * 10

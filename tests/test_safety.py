@@ -4,6 +4,7 @@ option range-checked with exit 2, and a missing optional dependency named with i
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -43,7 +44,8 @@ def test_render_leaves_the_directory_as_it_was_when_the_second_file_cannot_be_wr
     assert sorted(os.listdir(out)) == ["node-pools.tf", "raycluster.yaml"]  # no temp files
 
 
-def test_render_rolls_back_when_interrupted_between_the_renames(tmp_path, monkeypatch):
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_render_rolls_back_when_interrupted_between_the_renames(when, tmp_path, monkeypatch):
     out = tmp_path / "out"
     out.mkdir()
     (out / "node-pools.tf").write_text("old terraform\n")
@@ -52,7 +54,9 @@ def test_render_rolls_back_when_interrupted_between_the_renames(tmp_path, monkey
 
     def replace(src, dst):
         calls.append(dst)
-        if len(calls) == 2:  # Ctrl-C after the first file is in place
+        if len(calls) == 2:  # an interrupt at the second rename: before it, or just after
+            if when == "after":
+                real_replace(src, dst)
             raise KeyboardInterrupt
         return real_replace(src, dst)
 
@@ -179,11 +183,22 @@ def test_spec_values_are_printed_verbatim(tmp_path, capsys):
         (["run", SEED, "--local", "--preempt-rate", "0", "--", "true"], "--preempt-rate"),
         (
             ["run", SEED, "--local", "--preempt-rate", "0.001", "--horizon", "1e12", "--", "true"],
+            "--horizon: must be at most",
+        ),
+        (
+            ["run", SEED, "--local", "--preempt-rate", "0.001", "--horizon", "3600", "--", "true"],
             "at most 100000",
         ),
         (["run", SEED, "--local", "--time-scale", "inf", "--", "true"], "--time-scale"),
         (["run", SEED, "--local", "--scale", "0", "--", "true"], "--scale"),
         (["run", SEED, "--local", "--stockout", "small-group:nan:5", "--", "true"], "START"),
+        (
+            ["run", SEED, "--local", "--stockout", "small-group:0:1e7", "--", "true"],
+            "--stockout SECONDS: must be at most 604800",
+        ),
+        (["run", SEED, "--local", "--report", "/nonexistent/r.json", "--", "true"], "no directory"),
+        (["status", "--name", "../etc"], "is not a cluster name"),
+        (["down", "--name", "/etc"], "is not a cluster name"),
         (["up", SEED, "--local", "--scale", "0"], "--scale: must be greater than 0"),
         (["up", SEED, "--local", "--time-scale", "-1"], "--time-scale"),
         (["up", SEED, "--local", "--provision-seconds", "nan"], "--provision-seconds"),
@@ -200,10 +215,31 @@ def test_out_of_range_options_are_bad_input(argv, says, capsys, tmp_path, monkey
 def test_nan_in_a_trace_is_refused(tmp_path, capsys):
     from spotray import local
 
-    with pytest.raises(spotray.SpotrayError, match="not a finite"):
-        local.read_trace("nan,small-group,1\n", "t.csv", {"small-group"})
+    for bad in ("nan", "inf", "-1", "1e300"):
+        with pytest.raises(spotray.SpotrayError, match="is not a number of seconds in"):
+            local.read_trace(f"{bad},small-group,1\n", "t.csv", {"small-group"})
     with pytest.raises(spotray.SpotrayError, match="not a share"):
         local.read_trace("1,small-group,nan%\n", "t.csv", {"small-group"})
+
+
+def test_a_closed_stdin_is_bad_input(tmp_path):
+    proc = subprocess.run(
+        ["sh", "-c", f'exec "{sys.executable}" -c "{CLI}" check - <&-'],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "standard input is closed" in proc.stderr
+
+
+def test_a_state_directory_of_another_user_is_refused(tmp_path, monkeypatch, capsys):
+    root = tmp_path / "state"
+    root.mkdir()
+    (root / "ray-cluster").symlink_to(tmp_path)  # planted: a link, not a directory of ours
+    monkeypatch.setenv("SPOTRAY_STATE_DIR", str(root))
+    assert main(["down", "--name", "ray-cluster"]) == 1
+    assert "is a link or belongs to another user" in capsys.readouterr().err
 
 
 def test_down_with_nothing_up_is_a_no_op(tmp_path, monkeypatch, capsys):
@@ -228,3 +264,60 @@ def test_a_missing_ray_is_named_with_the_extra_that_brings_it(tmp_path):
     assert "pip install 'spotray[local]'" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert list(tmp_path.iterdir()) == []  # nothing started, nothing written
+
+
+def _cluster_state(root, name: str, cluster_id: str):
+    state = root / name
+    state.mkdir(mode=0o700, parents=True)
+    (state / "cluster.json").write_text(json.dumps({"id": cluster_id}))
+    return state
+
+
+def _sleeper(cluster_id: str) -> subprocess.Popen:
+    from spotray._local._cluster import CLUSTER_ID_ENV
+
+    env = {**os.environ, CLUSTER_ID_ENV: cluster_id}
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], env=env)
+
+
+def test_leftovers_are_found_by_cluster_id_and_no_other(tmp_path, monkeypatch):
+    from spotray import local
+
+    monkeypatch.setenv("SPOTRAY_STATE_DIR", str(tmp_path))
+    _cluster_state(tmp_path, "ours", "id-ours")
+    _cluster_state(tmp_path, "theirs", "id-theirs")
+    ours, theirs = _sleeper("id-ours"), _sleeper("id-theirs")
+    try:
+        time.sleep(0.3)  # their environments are readable once they run
+        assert [p.pid for p in local.leftovers("ours")] == [ours.pid]
+        assert local.stop_leftovers("ours", grace=5) == 1
+        assert ours.wait(timeout=10) is not None
+        assert theirs.poll() is None  # another cluster's process is never touched
+    finally:
+        for proc in (ours, theirs):
+            proc.kill()
+            proc.wait()
+
+
+def test_leftovers_survive_a_process_that_exits_while_they_look(tmp_path, monkeypatch):
+    import psutil
+
+    from spotray import local
+
+    monkeypatch.setenv("SPOTRAY_STATE_DIR", str(tmp_path))
+    _cluster_state(tmp_path, "ours", "id-race")
+    child = _sleeper("id-race")
+    time.sleep(0.3)
+    real = psutil.process_iter
+
+    def process_iter(*args, **kwargs):
+        yield from real(*args, **kwargs)
+        child.kill()  # found, then gone before it is looked at again (as Ray's workers go)
+        child.wait()
+
+    monkeypatch.setattr(psutil, "process_iter", process_iter)
+    try:
+        assert local.leftovers("ours") == []
+    finally:
+        child.kill()
+        child.wait()

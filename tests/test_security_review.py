@@ -3,8 +3,9 @@
 
 checkov does not know RayCluster: its Pod checks read only built-in kinds (Pod, Deployment,
 ...; checkov/kubernetes/kubernetes_utils.py). KubeRay creates bare Pods from each group's
-template, so each template is reviewed as the Pod KubeRay makes of it (its labels and namespace),
-next to the ServiceAccount and NetworkPolicy that raycluster.yaml carries.
+template, so each template is reviewed as the Pod KubeRay makes of it (its labels and namespace,
+the autoscaler sidecar on the head, the init container on workers), next to the ServiceAccount
+and NetworkPolicies that raycluster.yaml carries.
 
 Every check that fails is either fixed by spotray or listed in SKIPPED with its reason, which
 docs/security.md repeats (a test keeps the two in step).
@@ -12,6 +13,7 @@ docs/security.md repeats (a test keeps the two in step).
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -49,7 +51,8 @@ DIGEST = "sha256:" + "0123456789abcdef" * 4
 
 
 def kuberay_pods(manifests: list[dict]) -> list[dict]:
-    """The Pods KubeRay makes of a RayCluster (one per group), with KubeRay's labels."""
+    """The Pods KubeRay makes of a RayCluster (one per group), with KubeRay's labels and
+    the containers it adds."""
     (cluster,) = [m for m in manifests if m["kind"] == "RayCluster"]
     name, namespace = cluster["metadata"]["name"], cluster["metadata"].get("namespace")
     spec = cluster["spec"]
@@ -61,7 +64,31 @@ def kuberay_pods(manifests: list[dict]) -> list[dict]:
         metadata = {"name": f"{name}-{group}", "labels": labels}
         if namespace:
             metadata["namespace"] = namespace
-        pods.append({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, **body["template"]})
+        pod = copy.deepcopy(body["template"]["spec"])
+        ray = pod["containers"][0]
+        # what KubeRay 1.7 adds (ray-operator/controllers/ray/common/pod.go): the autoscaler
+        # sidecar on the head, with autoscalerOptions.securityContext; on workers, an init
+        # container waiting for the GCS, with a copy of the Ray container's securityContext
+        if node_type == "head" and spec.get("enableInTreeAutoscaling"):
+            sidecar = {
+                "name": "autoscaler",
+                "image": ray.get("image"),
+                "resources": ray.get("resources"),
+            }
+            context = spec.get("autoscalerOptions", {}).get("securityContext")
+            pod["containers"].append(
+                {**sidecar, **({"securityContext": context} if context else {})}
+            )
+        if node_type == "worker":
+            init = {
+                "name": "wait-gcs-ready",
+                "image": ray.get("image"),
+                "resources": ray.get("resources"),
+            }
+            if "securityContext" in ray:
+                init["securityContext"] = ray["securityContext"]
+            pod["initContainers"] = [init]
+        pods.append({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": pod})
     return pods
 
 

@@ -6,9 +6,7 @@ Exit codes: 0 success, 1 findings (check), 2 bad input (spec, YAML, HCL, files).
 from __future__ import annotations
 
 import contextlib
-import signal
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from enum import StrEnum
@@ -20,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from . import _signals
 from ._errors import InputError, SpecError, SpotrayError
 from ._plan import format_usd
 
@@ -297,13 +296,15 @@ def _clusters(name: str | None) -> list[tuple[str, object, int]]:
     require_local_extra()
     from . import local as lc
 
-    found = []
-    for each in [name] if name else lc.names():
-        cluster = lc.find(each)
-        left = 0 if cluster else len(lc.leftovers(each))
-        if cluster or left:
-            found.append((each, cluster, left))
-    return found
+    candidates = [name] if name else lc.names()
+    running = {each: lc.find(each) for each in candidates}
+    dead = [each for each, cluster in running.items() if cluster is None]
+    left = {each: len(procs) for each, procs in lc.leftovers_of(dead).items()}
+    return [
+        (each, running[each], left.get(each, 0))
+        for each in candidates
+        if running[each] or left.get(each)
+    ]
 
 
 def _cluster(name: str | None):
@@ -359,7 +360,7 @@ def up(
         plan = _load_plan(spec)
         # SIGTERM while starting: like Ctrl-C, `up` stops what it started, then exit 130
         with (
-            _sigterm_as_interrupt(),
+            _signals.as_interrupt(),
             err.status("starting the head and the groups' minimum nodes..."),
         ):
             cluster = lc.up(
@@ -498,6 +499,8 @@ def run(
 
             preemptions += lc.read_trace(read_input(trace, what="trace"), str(trace), set(spot))
         stockouts = [_stockout(s, {g.name for g in plan.workers}) for s in stockout or []]
+        if report is not None:
+            _check_writable(report)
         cluster = lc.find(plan.name)
         started = cluster is None
         if not started:
@@ -505,16 +508,18 @@ def run(
                 f"using the running local cluster {plan.name!r} (its --scale and --time-scale "
                 "apply; `spotray down` it to change them)"
             )
-        else:
-            with _sigterm_as_interrupt(), err.status("starting the local cluster..."):
-                cluster = lc.up(plan, scale=scale, time_scale=time_scale)
-        try:
-            with _sigterm_as_interrupt():
+        # SIGTERM and SIGHUP act like Ctrl-C from the start (up stops what it started) to the
+        # end of the teardown, which a second signal must not cut short
+        with _signals.as_interrupt():
+            if started:
+                with err.status("starting the local cluster..."):
+                    cluster = lc.up(plan, scale=scale, time_scale=time_scale)
+            try:
                 result = _run_live(cluster, argv, preemptions, stockouts, seed, plan)
-        finally:
-            if started and not keep:
-                with _signals_ignored():  # a second Ctrl-C must not leave half a cluster
-                    cluster.down()
+            finally:
+                if started and not keep:
+                    with _signals.ignored():
+                        cluster.down()
         from ._local._view import job_output, report_tables
 
         logs = sorted((cluster.state / "logs").glob("job-*.log"))
@@ -535,6 +540,14 @@ def run(
             raise typer.Exit(130)
         code = result.exit_code
         raise typer.Exit(code if code >= 0 else 128 - code)
+
+
+def _check_writable(path: Path) -> None:
+    """Refuse a report path that cannot be written before the run, not after it."""
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, not a file for the report")
+    if not path.parent.is_dir():
+        raise InputError(f"{path}: no directory {path.parent} for the report")
 
 
 def _run_live(cluster, argv, preemptions, stockouts, seed, plan):
@@ -562,36 +575,6 @@ def _run_live(cluster, argv, preemptions, stockouts, seed, plan):
         )
 
 
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (`kill`, a CI timeout) handled like Ctrl-C: a KeyboardInterrupt."""
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    if threading.current_thread() is not threading.main_thread():
-        yield  # only the main thread may set signal handlers
-        return
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-@contextlib.contextmanager
-def _signals_ignored() -> Iterator[None]:
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
 def _stockout(text: str, groups: set[str]):
     from . import local as lc
 
@@ -603,9 +586,11 @@ def _stockout(text: str, groups: set[str]):
     if group not in groups:
         raise InputError(f"--stockout {text!r}: no worker group {group!r}")
     from . import _bounds
+    from ._local._cloud import MAX_STOCKOUT_SECONDS
+    from ._local._schedule import MAX_SCHEDULE_SECONDS
 
-    _bounds.finite("--stockout START", start, low=0)
-    _bounds.finite("--stockout SECONDS", seconds, low=0)
+    _bounds.finite("--stockout START", start, low=0, high=MAX_SCHEDULE_SECONDS)
+    _bounds.finite("--stockout SECONDS", seconds, low=0, high=MAX_STOCKOUT_SECONDS)
     return lc.Stockout(start, group, seconds)
 
 

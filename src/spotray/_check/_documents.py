@@ -150,6 +150,7 @@ class Documents:
     pools_given: bool = False  # any pool source was given (Terraform, --pool, spec)
     without_ray: list[str] = field(default_factory=list)  # manifests with no Ray kind in them
     network_policies: list[Document] = field(default_factory=list)  # networking.k8s.io/v1
+    service_accounts: list[Document] = field(default_factory=list)  # v1 ServiceAccount
 
 
 def read_yaml(text: str, file: str, docs: Documents) -> None:
@@ -179,6 +180,8 @@ def read_yaml(text: str, file: str, docs: Documents) -> None:
             "networking.k8s.io/"
         ):
             docs.network_policies.append(doc)
+        elif kind == "ServiceAccount" and data.get("apiVersion") == "v1":
+            docs.service_accounts.append(doc)
         elif kind is None and "nodePools" in data:
             read_pool_file(doc, docs)
             found += 1

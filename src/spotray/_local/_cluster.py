@@ -17,7 +17,9 @@ import contextlib
 import json
 import os
 import secrets
+import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -25,9 +27,11 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .. import _signals
 from .._bounds import finite, positive
 from .._errors import InputError, SpotrayError
 from .._io import write_text
+from .._k8s_names import DNS1123_LABEL
 from .._plan import Plan
 from ._cloud import running
 from ._http import ControllerError, call
@@ -70,11 +74,37 @@ def state_root() -> Path:
     return Path(root) if root else Path(tempfile.gettempdir()) / f"spotray-{os.getuid()}"
 
 
-def _private_dir(path: Path) -> Path:
-    """A directory only this user can enter (the state holds the cluster's secrets)."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if path.stat().st_uid != os.getuid():
-        raise LocalClusterError(f"{path} belongs to another user; set SPOTRAY_STATE_DIR")
+def _check_owner(path: Path) -> None:
+    """Refuse a state directory that another user owns, or a link: someone else could have
+    put it there (in a shared /tmp) to make `down` stop this user's processes."""
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(info.st_mode) or info.st_uid != os.getuid():
+        raise LocalClusterError(
+            f"{path} is a link or belongs to another user: spotray will not use it "
+            "(set SPOTRAY_STATE_DIR to a directory of your own)"
+        )
+
+
+def state_dir(name: str) -> Path:
+    """The state directory of cluster `name`, which must be a cluster name (a DNS-1123 label,
+    so it stays inside the state root) and, if it exists, this user's."""
+    if len(name) > 63 or not DNS1123_LABEL.match(name):
+        raise InputError(f"{name!r} is not a cluster name (a lowercase DNS-1123 label)")
+    root = state_root()
+    _check_owner(root)
+    _check_owner(root / name)
+    return root / name
+
+
+def _private_dir(name: str) -> Path:
+    """The cluster's state directory, made if need be, that only this user can enter (it holds
+    the cluster's secrets). The state root is made 0700 if new and otherwise left as it is."""
+    path = state_dir(name)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.mkdir(exist_ok=True, mode=0o700)
     os.chmod(path, 0o700)
     return path
 
@@ -184,56 +214,76 @@ class LocalCluster:
         raise LocalClusterError(f"local cluster {self.name!r}: timed out waiting for {what}")
 
     def down(self, timeout: float = 60.0) -> int:
-        """Stop every process this cluster started, and the controller; see `stop`."""
+        """Stop every process this cluster started, and the controller; then whatever of the
+        cluster still runs (see `stop_leftovers`). Returns how many had to be stopped so."""
         mine = (self.controller_pid, self.controller_started)
         if running(*mine):
             try:
                 self._call("/shutdown", "POST", {})
-            except ControllerError:
-                os.kill(self.controller_pid, 15)  # it also stops everything on SIGTERM
+            except ControllerError:  # it also stops everything on SIGTERM
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self.controller_pid, signal.SIGTERM)
             deadline = time.monotonic() + timeout
             while running(*mine) and time.monotonic() < deadline:
                 time.sleep(0.2)
             if running(*mine):
-                os.kill(self.controller_pid, 9)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self.controller_pid, signal.SIGKILL)
         return stop_leftovers(self.name)
 
 
 def _cluster_id(name: str) -> str | None:
     try:
-        return json.loads((state_root() / name / "cluster.json").read_text()).get("id")
+        return json.loads((state_dir(name) / "cluster.json").read_text()).get("id")
     except (OSError, ValueError, AttributeError):
         return None
 
 
 def leftovers(name: str) -> list:
-    """The processes of cluster `name` that still run (psutil.Process objects): every process
-    whose environment carries the cluster's id (all that its controller started, their
-    children, and jobs started by `spotray run`), and those recorded in `processes.json`
-    (checked by PID and start time). The state directory is the source of truth: this finds
-    them whether or not the controller lives."""
+    """The processes of cluster `name` that still run (psutil.Process objects); see
+    `leftovers_of`."""
+    return leftovers_of([name])[name]
+
+
+def leftovers_of(clusters: list[str]) -> dict[str, list]:
+    """For each cluster name, its processes that still run: every process whose environment
+    carries the cluster's id (all that its controller started, their children, and jobs
+    started by `spotray run`), and those recorded in `processes.json` (checked by PID and start
+    time). The state directory is the source of truth: this finds them whether or not the
+    controller lives. One pass over the machine's processes, whatever the number of names."""
     import psutil
 
-    state = state_root() / name
-    found: dict[int, psutil.Process] = {}
-    cluster_id = _cluster_id(name)
-    if cluster_id:
+    ids = {cid: name for name in clusters if (cid := _cluster_id(name))}
+    found: dict[str, dict[int, psutil.Process]] = {name: {} for name in clusters}
+    if ids:
         me = os.getpid()
         for proc in psutil.process_iter():
             if proc.pid == me:
                 continue
             with contextlib.suppress(psutil.Error):
-                if proc.environ().get(CLUSTER_ID_ENV) == cluster_id:
-                    found[proc.pid] = proc
-    with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
-        recorded = json.loads((state / PROCESSES_FILE).read_text())
-        for pid, started in recorded.values():
-            if running(pid, started):
-                with contextlib.suppress(psutil.Error):
-                    proc = psutil.Process(pid)
-                    for p in (proc, *proc.children(recursive=True)):
-                        found.setdefault(p.pid, p)
-    return [p for p in found.values() if p.status() != psutil.STATUS_ZOMBIE]
+                name = ids.get(proc.environ().get(CLUSTER_ID_ENV))
+                if name is not None:
+                    found[name][proc.pid] = proc
+    for name in clusters:
+        with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
+            recorded = json.loads((state_dir(name) / PROCESSES_FILE).read_text())
+            for pid, started in recorded.values():
+                if running(pid, started):
+                    with contextlib.suppress(psutil.Error):
+                        proc = psutil.Process(pid)
+                        for p in (proc, *proc.children(recursive=True)):
+                            found[name].setdefault(p.pid, p)
+    return {name: [p for p in procs.values() if _alive(p)] for name, procs in found.items()}
+
+
+def _alive(proc) -> bool:
+    """Whether a process still runs (it may have exited since it was found)."""
+    import psutil
+
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def stop_leftovers(name: str, *, grace: float = 10.0) -> int:
@@ -250,7 +300,7 @@ def stop_leftovers(name: str, *, grace: float = 10.0) -> int:
         with contextlib.suppress(psutil.Error):
             proc.kill()
     psutil.wait_procs(alive, timeout=5)
-    state = state_root() / name
+    state = state_dir(name)
     for file in (PROCESSES_FILE, "controller.json"):
         (state / file).unlink(missing_ok=True)
     return len(procs)
@@ -263,31 +313,41 @@ def reap_orphans(name: str) -> int:
 
 def find(name: str) -> LocalCluster | None:
     """The running cluster called `name` (its controller alive), if any."""
-    state = state_root() / name
+    state = state_dir(name)
     try:
         info = json.loads((state / "controller.json").read_text())
         config = json.loads((state / "cluster.json").read_text())
         secret = (state / SECRET_FILE).read_text().strip()
-    except (OSError, ValueError):
-        return None
-    if not running(info["pid"], info.get("started")):
-        return None
-    return LocalCluster(
-        name=name,
-        state=state,
-        url=info["url"],
-        controller_pid=info["pid"],
-        gcs_port=config["gcs_port"],
-        dashboard_port=config["dashboard_port"],
-        controller_started=info.get("started"),
-        secret=secret,
-    )
+        if not running(info["pid"], info.get("started")):
+            return None
+        return LocalCluster(
+            name=name,
+            state=state,
+            url=info["url"],
+            controller_pid=info["pid"],
+            gcs_port=config["gcs_port"],
+            dashboard_port=config["dashboard_port"],
+            controller_started=info.get("started"),
+            secret=secret,
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None  # no state, or not what a controller writes
 
 
 def names() -> list[str]:
-    """Every cluster name with a state directory."""
+    """Every cluster name with a state directory of this user's."""
     root = state_root()
-    return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    _check_owner(root)
+    if not root.is_dir():
+        return []
+    return sorted(
+        p.name
+        for p in root.iterdir()
+        if p.is_dir()
+        and not p.is_symlink()
+        and DNS1123_LABEL.match(p.name)
+        and p.stat().st_uid == os.getuid()
+    )
 
 
 def up(
@@ -323,8 +383,7 @@ def up(
         )
     scale = default_scale(plan) if scale is None else scale
     groups = local_groups(plan, scale)
-    state = _private_dir(state_root() / plan.name)
-    _private_dir(state_root())
+    state = _private_dir(plan.name)
     (state / "logs").mkdir(exist_ok=True)
     _write_secret(state / SECRET_FILE)
     _write_secret(state / TOKEN_FILE)
@@ -363,16 +422,17 @@ def up(
     try:
         return _wait_up(plan, proc, state, groups, time.monotonic() + timeout, timeout)
     except BaseException:
-        found = find(plan.name)
-        if found:
-            found.down()
-        if proc.poll() is None:  # SIGTERM: the controller stops what it started, then exits
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        stop_leftovers(plan.name)
+        with _signals.ignored():  # a second Ctrl-C must not cut the cleanup short
+            found = find(plan.name)
+            if found:
+                found.down()
+            if proc.poll() is None:  # SIGTERM: the controller stops what it started, exits
+                proc.terminate()
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+            stop_leftovers(plan.name)
         raise
 
 

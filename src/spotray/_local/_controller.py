@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .._bounds import count, finite, share
 from .._errors import SpotrayError
-from ._cloud import Cloud, Instance, Stockout, ray_command
+from ._cloud import MAX_STOCKOUT_SECONDS, Cloud, Instance, Stockout, ray_command
 from ._cluster import PROCESSES_FILE, SECRET_FILE, auth_env
 from ._raybridge import (
     ENV_AUTOSCALER_V2,
@@ -32,6 +32,7 @@ from ._raybridge import (
     START_HOOK,
     tags,
 )
+from ._schedule import MAX_SCHEDULE_SECONDS
 from ._shape import HEAD_OBJECT_STORE_BYTES, OBJECT_STORE_BYTES, LocalGroup
 
 HEAD_TYPE = "ray.head.default"
@@ -240,17 +241,19 @@ class Controller:
             group = self.cloud.groups.get(item["group"])
             if group is None or not group.spot:
                 raise BadRequest(f"preemption of {item['group']!r}: not a Spot group")
-            finite("at", item["at"], low=0)
+            finite("at", item["at"], low=0, high=MAX_SCHEDULE_SECONDS)
             if item.get("share") is not None:
                 share("share", item["share"])
             elif item.get("slot") is None:
                 count("count", item.get("count", 1))
+            else:
+                count("slot", item["slot"], low=0)
         for item in schedule.get("stockouts") or []:
             _fields(item, at=(int, float), group=str, seconds=(int, float))
             if item["group"] not in self.cloud.groups:
                 raise BadRequest(f"stockout of {item['group']!r}: no such group")
-            finite("at", item["at"], low=0)
-            finite("seconds", item["seconds"], low=0)
+            finite("at", item["at"], low=0, high=MAX_SCHEDULE_SECONDS)
+            finite("seconds", item["seconds"], low=0, high=MAX_STOCKOUT_SECONDS)
         self._schedule_cancelled.set()  # one schedule at a time
         cancelled = self._schedule_cancelled = threading.Event()
         rng = random.Random(schedule.get("seed", 0))
@@ -264,16 +267,19 @@ class Controller:
                 delay = start + item["at"] - time.monotonic()
                 if cancelled.wait(max(0.0, delay)) or self.done.is_set():
                     return
-                if kind == "stockout":
-                    self.cloud.stockout(item["group"], item["seconds"])
-                else:
-                    self.cloud.preempt(
-                        item["group"],
-                        count=item.get("count", 1),
-                        share=item.get("share"),
-                        slot=item.get("slot"),
-                        rng=rng,
-                    )
+                try:
+                    if kind == "stockout":
+                        self.cloud.stockout(item["group"], item["seconds"])
+                    else:
+                        self.cloud.preempt(
+                            item["group"],
+                            count=item.get("count", 1),
+                            share=item.get("share"),
+                            slot=item.get("slot"),
+                            rng=rng,
+                        )
+                except Exception as exc:  # one bad event must not end the schedule
+                    print(f"controller: schedule {kind} {item}: {exc!r}", flush=True)
 
         threading.Thread(target=run, daemon=True).start()
 
@@ -379,7 +385,8 @@ def _api(controller: Controller):
             body = self._body()
             if self.path == "/instances":
                 b = _fields(body, group=str, count=(int, type(None)), tags=dict)
-                self._reply(200, cloud.create(b["group"], b.get("count", 1), b["tags"]))
+                n = 1 if b.get("count") is None else b["count"]
+                self._reply(200, cloud.create(b["group"], n, b["tags"]))
             elif self.path.startswith("/instances/") and self.path.endswith("/tags"):
                 tags = _fields(body)
                 if not all(isinstance(v, str) for v in tags.values()):
@@ -390,11 +397,17 @@ def _api(controller: Controller):
                     body, group=str, count=(int, type(None)), share=(float, int, type(None))
                 )
                 self._reply(
-                    200, cloud.preempt(b["group"], count=b.get("count") or 1, share=b.get("share"))
+                    200,
+                    cloud.preempt(
+                        b["group"],
+                        count=1 if b.get("count") is None else b["count"],
+                        share=b.get("share"),
+                    ),
                 )
             elif self.path == "/freeze":
                 b = _fields(body, group=str, count=(int, type(None)))
-                self._reply(200, cloud.freeze(b["group"], b.get("count") or 1))
+                n = 1 if b.get("count") is None else b["count"]
+                self._reply(200, cloud.freeze(b["group"], n))
             elif self.path == "/stockout":
                 b = _fields(body, group=str, seconds=(float, int))
                 cloud.stockout(b["group"], b["seconds"])

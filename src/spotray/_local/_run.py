@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
+from .. import _signals
 from .._errors import SpotrayError
 from ._cluster import CLUSTER_ID_ENV, LocalCluster, LocalClusterError, state_api
 from ._report import Report, group_reports, task_summary
@@ -101,18 +102,20 @@ def run_job(
                             on_tick(time.monotonic() - start, cluster.instances(), tasks)
             except KeyboardInterrupt:
                 interrupted = True
+            makespan = time.monotonic() - start
+    finally:
+        # stopping the job and measuring the run must not be cut short by another signal
+        with _signals.ignored():
+            if proc is not None and proc.poll() is None:  # interrupted, or an error on the way
                 stop_process_group(proc)
-        makespan = time.monotonic() - start
+            with contextlib.suppress(SpotrayError):
+                cluster.cancel_schedule()
+    with _signals.ignored() if interrupted else contextlib.nullcontext():
         end = cluster.now()
         instances = cluster.instances()
-    finally:
-        if proc is not None and proc.poll() is None:  # an error on the way: no orphan job
-            stop_process_group(proc)
-        with contextlib.suppress(SpotrayError):
-            cluster.cancel_schedule()
-    attempts = settled_attempts(
-        cluster, job_ids(cluster) - jobs_before, settle=0 if interrupted else 30
-    )
+        attempts = settled_attempts(
+            cluster, job_ids(cluster) - jobs_before, settle=0 if interrupted else 30
+        )
     config = cluster.config
     return Report(
         cluster=cluster.name,

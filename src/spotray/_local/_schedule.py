@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 import random
 from dataclasses import dataclass
 
@@ -20,6 +19,7 @@ from .._bounds import positive
 from .._errors import InputError
 
 MAX_EVENTS = 100_000  # a schedule is played by one thread; far more than any run needs
+MAX_SCHEDULE_SECONDS = 366 * 24 * 3600.0  # a year: no event is further away than that
 
 
 @dataclass(frozen=True, order=True)
@@ -46,7 +46,7 @@ def poisson(
     Raises InputError for a mean or horizon that is not a positive finite number, or a
     schedule that would hold more than MAX_EVENTS events on average."""
     mean_seconds = positive("--preempt-rate", mean_seconds)
-    horizon = positive("--horizon", horizon)
+    horizon = positive("--horizon", horizon, high=MAX_SCHEDULE_SECONDS)
     expected = sum(groups.values()) * horizon / mean_seconds
     if expected > MAX_EVENTS:
         raise InputError(
@@ -85,8 +85,10 @@ def read_trace(text: str, file: str, groups: set[str]) -> list[Preemption]:
             at = float(at_text)
         except ValueError:
             raise InputError(f"{where}: time: {at_text!r} is not a number of seconds") from None
-        if not 0 <= at < math.inf:  # NaN fails this too
-            raise InputError(f"{where}: time: {at_text!r} is not a finite, non-negative number")
+        if not 0 <= at <= MAX_SCHEDULE_SECONDS:  # NaN fails this too
+            raise InputError(
+                f"{where}: time: {at_text!r} is not a number of seconds in 0..{MAX_SCHEDULE_SECONDS:g}"
+            )
         if group not in groups:
             raise InputError(f"{where}: group: {group!r} is not a Spot group ({sorted(groups)})")
         if count_text.endswith("%"):

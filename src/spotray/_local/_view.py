@@ -41,7 +41,10 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # Lines a Ray driver prints on behalf of Ray's own processes, e.g. "(raylet) [state-dump] ...",
 # "(autoscaler +3s) Adding 1 node(s) ...", "(gcs_server) ..."; a task's own lines read
 # "(work pid=123) ...".
-RAY_INTERNAL = re.compile(r"^\((raylet|autoscaler|gcs_server|monitor|dashboard)\b[^)]*\)")
+# Only tasks and actors carry "pid=", so a task named `monitor` keeps its lines.
+RAY_INTERNAL = re.compile(
+    r"^\((raylet|autoscaler|gcs_server|monitor|dashboard)\b(?![^)]*pid=)[^)]*\)"
+)
 
 
 def job_output(text: str, *, tail: int = 2000) -> str:

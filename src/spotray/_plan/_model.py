@@ -192,21 +192,26 @@ class Security:
     token_auth: bool  # authOptions.mode token
     pod_security_context: dict | None  # on every Pod
     container_security_context: dict | None  # on every container, the autoscaler's too
-    service_account: str  # Kubernetes service account of Pods that name none
+    service_account: str | None  # Kubernetes service account of Pods that name none
     create_service_account: bool  # render it
     network_policy: str  # plain | kuberay | none
     clients: tuple[NetworkClient, ...]
     client_ports: tuple[int, ...]
     operator_namespace: str | None
-    node_service_accounts: tuple[str, ...]  # google_service_account resources to render
+    node_account_id: str | None  # the node service account spotray defines (None: none)
+    node_roles: tuple[str, ...]  # ... and its IAM roles
 
 
 GKE_NODE_ROLE = "roles/container.defaultNodeServiceAccount"  # GKE's least-privilege node role
 
+NODE_ACCOUNT = "ray_nodes"  # the google_service_account spotray defines for the node pools
+NODE_ACCOUNT_REFERENCE = f"${{google_service_account.{NODE_ACCOUNT}.email}}"
 
-def node_account_id(resource: str) -> str:
-    """The IAM account id spotray gives a `google_service_account` it renders."""
-    return resource.replace("_", "-").lower()
+
+def node_account_id(cluster: str) -> str:
+    """The IAM account id of the node service account spotray defines: unique per cluster
+    name in a project, 6-30 characters."""
+    return f"{cluster[:24].rstrip('-')}-nodes"
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,6 @@ a Pod that fits no node) is reported here, located in the spec, all at once.
 
 from __future__ import annotations
 
-import re
-
 from .._errors import Problem, SpecError
 from .._quantity import cpu_millis, memory_bytes
 from .._spec import Spec, located
@@ -17,6 +15,7 @@ from ._allocatable import Resources, allocatable, capacity, daemonset_overhead
 from ._catalog import GPU_PRICES, ZONES, MachineType, Price, catalog, gpu_problem
 from ._model import (
     GPU_TAINT_KEY,
+    NODE_ACCOUNT_REFERENCE,
     Autoscaling,
     NetworkClient,
     NodePool,
@@ -37,7 +36,6 @@ POOL_DEFAULTS = PoolOptions(
     location_policy="ANY",
     initial_node_count=0,
     oauth_scopes=["https://www.googleapis.com/auth/cloud-platform"],
-    service_account="${google_service_account.ray_nodes.email}",  # rendered: see _security
     workload_metadata_mode="GKE_METADATA",
     metadata={"disable-legacy-endpoints": "true"},
     taint_key="dedicated",
@@ -242,7 +240,8 @@ def _pool(
         initial_node_count=opts["initial_node_count"],
         disk_size_gb=opts["disk_size_gb"],
         disk_type=opts.get("disk_type"),
-        service_account=opts.get("service_account"),
+        # none named: the account spotray defines (see _security), never GCE's default
+        service_account=opts.get("service_account") or NODE_ACCOUNT_REFERENCE,
         oauth_scopes=tuple(opts["oauth_scopes"]),
         workload_metadata_mode=opts["workload_metadata_mode"],
         metadata=dict(opts["metadata"]),
@@ -361,7 +360,7 @@ def _group(
         tolerations=tolerations,
         service_account_name=group.service_account_name
         or spec.security.service_account
-        or spec.name,
+        or (spec.name if spec.security.create_service_account else None),
         # only the head's autoscaler sidecar talks to the Kubernetes API
         automount_token=is_head and spec.ray.autoscaler.enabled,
         **replicas,
@@ -386,11 +385,7 @@ def resolve_plan(spec: Spec) -> Plan:
         raise SpecError(problems.items)
     assert head is not None and all(w is not None for w in workers)
     shutdown = spec.spot_shutdown
-    security = _security(
-        spec, [p for p in (head.pool, *(w.pool for w in workers)) if p.managed], problems
-    )
-    if problems.items:
-        raise SpecError(problems.items)
+    security = _security(spec, [p for p in (head.pool, *(w.pool for w in workers)) if p.managed])
     return Plan(
         name=spec.name,
         namespace=spec.namespace,
@@ -421,12 +416,7 @@ def resolve_plan(spec: Spec) -> Plan:
     )
 
 
-# "${google_service_account.NAME.email}": a node service account the Terraform may define
-SA_REFERENCE = re.compile(r"^\$\{google_service_account\.([A-Za-z_][A-Za-z0-9_-]*)\.email\}$")
-ACCOUNT_ID = re.compile(r"^[a-z](?:[-a-z0-9]{4,28}[a-z0-9])$")  # IAM: 6-30 characters
-
-
-def _security(spec: Spec, managed: list[NodePool], problems: _Problems) -> Security:
+def _security(spec: Spec, managed: list[NodePool]) -> Security:
     sec = spec.security
     context = pod_context = None
     if sec.security_context:
@@ -446,27 +436,14 @@ def _security(spec: Spec, managed: list[NodePool], problems: _Problems) -> Secur
             "runAsGroup": sec.run_as_group,
             "seccompProfile": {"type": "RuntimeDefault"},
         }
-    accounts: list[str] = []
-    if spec.gke.create_node_service_accounts:
-        for pool in managed:
-            found = SA_REFERENCE.match(pool.service_account or "")
-            if found and found[1] not in accounts:
-                accounts.append(found[1])
-                if not ACCOUNT_ID.match(node_account_id(found[1])):
-                    problems.add(
-                        ("pool_defaults", "service_account"),
-                        f"google_service_account.{found[1]}: {node_account_id(found[1])!r} is "
-                        "not a valid IAM account id (6-30 lowercase letters, digits, '-'); "
-                        "rename it, or set gke.create_node_service_accounts: false and define "
-                        "it yourself",
-                    )
+    ours = any(p.service_account == NODE_ACCOUNT_REFERENCE for p in managed)
     token = sec.token_auth if sec.token_auth is not None else spec.ray.supports_token_auth
     net = sec.network_policy
     return Security(
         token_auth=token,
         pod_security_context=pod_context,
         container_security_context=context,
-        service_account=sec.service_account or spec.name,
+        service_account=sec.service_account or (spec.name if sec.create_service_account else None),
         create_service_account=sec.create_service_account,
         network_policy=net.mode,
         clients=tuple(
@@ -475,5 +452,6 @@ def _security(spec: Spec, managed: list[NodePool], problems: _Problems) -> Secur
         ),
         client_ports=tuple(net.client_ports),
         operator_namespace=net.operator_namespace,
-        node_service_accounts=tuple(accounts),
+        node_account_id=node_account_id(spec.name) if ours else None,
+        node_roles=tuple(spec.gke.node_roles),
     )

@@ -153,7 +153,9 @@ def raycluster_document(plan: Plan) -> dict:
 
 
 CLUSTER_LABEL = "ray.io/cluster"  # KubeRay puts it on every Pod of the cluster
-OPERATOR_LABELS = {"app.kubernetes.io/name": "kuberay-operator"}  # its Helm chart's label
+NODE_TYPE_LABEL = "ray.io/node-type"  # head | worker
+# the operator's Pod, as both of KubeRay's installs (Helm chart, kustomize) label it
+OPERATOR_LABELS = {"app.kubernetes.io/component": "kuberay-operator"}
 DASHBOARD_PORT, SERVE_PORT = 8265, 8000
 
 
@@ -191,24 +193,34 @@ def _client_rules(plan: Plan) -> list[dict]:
     return rules
 
 
-def network_policy_document(plan: Plan) -> dict:
-    """A plain NetworkPolicy for the cluster's Pods: the cluster's own Pods reach each other on
-    every port (Ray picks many ports at random); the named clients reach the head's client
-    ports; nothing else gets in. Egress is left open (image pulls, GCS, object stores)."""
+def network_policy_documents(plan: Plan) -> list[dict]:
+    """Plain NetworkPolicies for the cluster's Pods (policies add up): the cluster's own Pods
+    reach each other on every port (Ray picks many ports at random); and, if the spec names
+    any, the clients (and the operator) reach the head's client ports. Nothing else gets in.
+    Egress is left open (image pulls, object stores, the API server for the autoscaler)."""
     cluster = {CLUSTER_LABEL: plan.name}
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": {"name": f"{plan.name}-ray", "namespace": plan.namespace},
-        "spec": {
-            "podSelector": {"matchLabels": cluster},
-            "policyTypes": ["Ingress"],
-            "ingress": [
-                {"from": [{"podSelector": {"matchLabels": cluster}}]},
-                *_client_rules(plan),
-            ],
-        },
-    }
+
+    def policy(name: str, selector: dict, rules: list[dict]) -> dict:
+        return {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": name, "namespace": plan.namespace},
+            "spec": {
+                "podSelector": {"matchLabels": selector},
+                "policyTypes": ["Ingress"],
+                "ingress": rules,
+            },
+        }
+
+    docs = [
+        policy(f"{plan.name}-ray", cluster, [{"from": [{"podSelector": {"matchLabels": cluster}}]}])
+    ]
+    clients = _client_rules(plan)
+    if clients:
+        docs.append(
+            policy(f"{plan.name}-ray-clients", {**cluster, NODE_TYPE_LABEL: "head"}, clients)
+        )
+    return docs
 
 
 def kuberay_network_policy(plan: Plan) -> dict:
@@ -235,11 +247,11 @@ def raycluster_documents(plan: Plan) -> list[dict]:
     """Every Kubernetes object of raycluster.yaml, in the order `kubectl apply` should create
     them: the service account the Pods run as, the RayCluster, its NetworkPolicy."""
     docs = []
-    if plan.security.create_service_account:
+    if plan.security.create_service_account and plan.security.service_account:
         docs.append(drop_none(service_account_document(plan)))
     docs.append(raycluster_document(plan))
     if plan.security.network_policy == "plain":
-        docs.append(drop_none(network_policy_document(plan)))
+        docs += [drop_none(d) for d in network_policy_documents(plan)]
     return docs
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .._plan import NodePool, Plan
-from .._plan._model import GKE_NODE_ROLE, node_account_id
+from .._plan._model import NODE_ACCOUNT, NODE_ACCOUNT_REFERENCE
 from ._hcl import block, dumps, expression, expression_or_string, object_key, string
 
 # Provider releases: kubelet_config's shutdown fields arrived in google/google-beta 7.39.
@@ -79,6 +79,10 @@ def _pool_resource(plan: Plan, pool: NodePool, cluster: str) -> dict:
         "lifecycle": block(ignore_changes=[expression(x) for x in pool.ignore_changes])
         if pool.ignore_changes
         else None,
+        # nodes need their roles before they start (logs, metrics, image pulls)
+        "depends_on": [expression(f"google_project_iam_member.{NODE_ACCOUNT}")]
+        if pool.service_account == NODE_ACCOUNT_REFERENCE and plan.security.node_account_id
+        else None,
     }
     return {'"google_container_node_pool"': {string(pool.name): block(**body)[0]}}
 
@@ -109,28 +113,35 @@ def terraform_document(plan: Plan) -> dict:
         ]
         cluster = expression(f"var.{CLUSTER_VARIABLE}")
     doc["resource"] = [
-        *(r for name in plan.security.node_service_accounts for r in _node_sa(plan, name)),
+        *_node_account(plan),
         *(_pool_resource(plan, pool, cluster) for pool in plan.managed_pools),
     ]
     return doc
 
 
-def _node_sa(plan: Plan, name: str) -> list[dict]:
-    """A dedicated node service account and GKE's least-privilege node role for it."""
+def _node_account(plan: Plan) -> list[dict]:
+    """The node service account spotray defines (when the spec names none), and its roles."""
+    sec = plan.security
+    if sec.node_account_id is None:
+        return []
     account = block(
-        account_id=string(node_account_id(name)),
+        provider=plan.provider,
+        account_id=string(sec.node_account_id),
         display_name=string(f"GKE nodes of Ray cluster {plan.name}"),
         project=string(plan.project) if plan.project else None,
     )[0]
+    roles = ", ".join(string(r) for r in sec.node_roles)
     member = block(
-        project=expression(f"google_service_account.{name}.project"),
-        role=string(GKE_NODE_ROLE),
+        provider=plan.provider,
+        for_each=expression(f"toset([{roles}])"),
+        project=expression(f"google_service_account.{NODE_ACCOUNT}.project"),
+        role=expression("each.value"),
         # a template: the literal prefix, then the account's email
-        member=f'"serviceAccount:${{google_service_account.{name}.email}}"',
+        member=f'"serviceAccount:${{google_service_account.{NODE_ACCOUNT}.email}}"',
     )[0]
     return [
-        {'"google_service_account"': {string(name): account}},
-        {'"google_project_iam_member"': {string(f"{name}_node_role"): member}},
+        {'"google_service_account"': {string(NODE_ACCOUNT): account}},
+        {'"google_project_iam_member"': {string(NODE_ACCOUNT): member}},
     ]
 
 

@@ -82,12 +82,12 @@ class Gke(_Model):
         "google-beta",
         description="Terraform provider of the `google_container_node_pool` resources.",
     )
-    create_node_service_accounts: bool = Field(
-        True,
-        description="Render every `google_service_account` the pools name as "
-        "`${google_service_account.NAME.email}`, with GKE's least-privilege node role "
-        "(`roles/container.defaultNodeServiceAccount`). Set false when your Terraform defines "
-        "them.",
+    node_roles: list[str] = Field(
+        default_factory=lambda: ["roles/container.defaultNodeServiceAccount"],
+        description="IAM roles of the node service account spotray defines when the pools name "
+        "none (GKE's least-privilege node role by default; add `roles/artifactregistry.reader` "
+        "to pull private images).",
+        min_length=1,
     )
     max_pods_per_node: int = Field(
         110, ge=8, le=256, description="The cluster's maximum Pods per node (GKE Standard default)."
@@ -276,10 +276,9 @@ class PoolOptions(_Model):
     )
     service_account: str | None = Field(
         None,
-        description="Node service account email, or a Terraform expression `${...}`. Default "
-        "`${google_service_account.ray_nodes.email}`, which spotray renders with GKE's "
-        "least-privilege node role (see `gke.create_node_service_accounts`), never the Compute "
-        "Engine default account.",
+        description="Node service account email, or a Terraform expression `${...}`, that "
+        "you manage. Unset: spotray defines `google_service_account.ray_nodes` (account id "
+        "`<name>-nodes`) with `gke.node_roles`, never the Compute Engine default account.",
     )
     oauth_scopes: list[str] | None = Field(
         None, description="Default `[https://www.googleapis.com/auth/cloud-platform]`."

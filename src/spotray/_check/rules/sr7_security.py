@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ..._tfeval import UNKNOWN
 from ..._versions import TOKEN_AUTH_MIN_RAY, version_tuple
 from .._context import (
     Group,
@@ -110,9 +111,16 @@ def restricted_gaps(c: _Container) -> list[str]:
     gaps = []
     if c.context.get("allowPrivilegeEscalation") is not False:
         gaps.append("allowPrivilegeEscalation is not false")
-    drop = _dict(c.context.get("capabilities")).get("drop")
+    capabilities = _dict(c.context.get("capabilities"))
+    drop = capabilities.get("drop")
     if not (isinstance(drop, list) and "ALL" in drop):
         gaps.append("capabilities.drop has no ALL")
+    added = capabilities.get("add")
+    extra = (
+        sorted({str(a) for a in added} - {"NET_BIND_SERVICE"}) if isinstance(added, list) else []
+    )
+    if extra:
+        gaps.append(f"capabilities.add has {extra}")
     if c.setting("runAsUser") == 0:
         gaps.append("runAsUser is 0 (root)")
     elif c.setting("runAsNonRoot") is not True:
@@ -276,7 +284,8 @@ def _selects(policy: dict, cluster) -> bool:
     A RayJob's or RayService's cluster has a generated name: its Pods are known by
     `ray.io/originated-from-cr-name` instead."""
     meta = _dict(cluster.doc.data.get("metadata")) if isinstance(cluster.doc.data, dict) else {}
-    if _dict(policy.get("metadata")).get("namespace") != meta.get("namespace"):
+    ours, theirs = meta.get("namespace"), _dict(policy.get("metadata")).get("namespace")
+    if ours and theirs and ours != theirs:  # one without: `kubectl apply -n` places it
         return False
     spec = _dict(policy.get("spec"))
     types = spec.get("policyTypes")
@@ -361,15 +370,25 @@ class ServiceAccountToken(Rule):
     fix = "Give the Pods a dedicated serviceAccountName; set automountServiceAccountToken: false on workers."
 
     def check(self, ctx):
+        # service accounts in the checked files that mount no token unless a Pod asks
+        quiet = {
+            _dict(d.data.get("metadata")).get("name")
+            for d in ctx.docs.service_accounts
+            if isinstance(d.data, dict) and d.data.get("automountServiceAccountToken") is False
+        }
         for group in groups(ctx):
             pod = pod_spec(group.spec)
             doc, where = group.cluster.doc, group.at("template", "spec")
             kuberay_made = group.head and autoscaling_enabled(group.cluster.spec)
-            if not pod.get("serviceAccountName") and not kuberay_made:
+            account = pod.get("serviceAccountName")
+            if not account and not kuberay_made:
                 yield self.finding(
                     doc, where, f"{group.label}: runs as the namespace's default service account"
                 )
-            if not group.head and pod.get("automountServiceAccountToken") is not False:
+            mounts = pod.get("automountServiceAccountToken")
+            if mounts is None and account in quiet:
+                mounts = False
+            if not group.head and mounts is not False:
                 yield self.finding(
                     doc, where, f"{group.label}: mounts a service account token it does not use"
                 )
@@ -446,10 +465,14 @@ class NodePoolSecureBoot(Rule):
 
     def check(self, ctx):
         for pool in terraform_pools(ctx):
-            shielded = first_block(
-                first_block(pool.body.get("node_config")).get("shielded_instance_config")
-            )
-            if shielded.get("enable_secure_boot") is not True:
+            config = first_block(pool.body.get("node_config"))
+            if "dynamic" in config:
+                continue  # generated blocks: what they hold is not known here
+            shielded = first_block(config.get("shielded_instance_config"))
+            boot = shielded.get("enable_secure_boot")
+            if boot is UNKNOWN:
+                continue  # the caller decides (a module input)
+            if boot is not True:
                 yield self.finding(
                     (pool.file, pool.lines.get("node_config", pool.line)),
                     (),
