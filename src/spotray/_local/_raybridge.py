@@ -113,6 +113,21 @@ def drain_node(gcs_address: str, node_id_hex: str, reason: str, message: str, de
     return GcsClient(address=gcs_address).drain_node(node_id_hex, code, message, deadline_ms)
 
 
+def draining_nodes() -> dict[str, int]:
+    """The nodes the GCS is draining, as {node id (hex): deadline (ms since the epoch, 0: none)}.
+    Ray Train v2 watches the same (`ray.train.v2._internal.execution.preemption`)."""
+    import ray._private.state
+
+    return dict(ray._private.state.state.get_draining_nodes())
+
+
+def current_node_id() -> str:
+    """The Ray node this worker process runs on (hex)."""
+    import ray
+
+    return ray.get_runtime_context().get_node_id()
+
+
 def check_compatible() -> list[str]:
     """What spotray needs from Ray and did not find (empty: all present)."""
     missing = []
@@ -142,6 +157,17 @@ def check_compatible() -> list[str]:
         autoscaler_pb2.DrainNodeReason.DRAIN_NODE_REASON_PREEMPTION  # noqa: B018
     except (ImportError, AttributeError) as exc:
         missing.append(f"GCS drain API ({exc})")
+    try:
+        import ray._private.state as state
+
+        if not hasattr(state.GlobalState, "get_draining_nodes"):
+            missing.append("ray._private.state.GlobalState.get_draining_nodes")
+        import ray._private.services as services
+
+        if not hasattr(services, "resolve_ip_for_localhost"):
+            missing.append("ray._private.services.resolve_ip_for_localhost (the loopback hook)")
+    except ImportError as exc:
+        missing.append(f"ray._private.state ({exc})")
     try:
         from ray.autoscaler.v2.instance_manager.node_provider import NodeProviderAdapter
 

@@ -1,0 +1,1 @@
+"""Resumable Ray tasks: checkpoint stores, preemption notices, retry budgets by cause."""

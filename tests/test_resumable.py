@@ -1,0 +1,212 @@
+"""`spotray.resumable` on the local Spot cluster (real Ray): a preemption notice reaches the
+running task, which saves at once and resumes elsewhere; a task preempted more often than its
+budget still finishes exactly, redoing at most one step per preemption, where plain Ray starts
+over; exceptions and crashes that are not preemptions spend the budget. One cluster for the
+module, stopped by PID."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+import spotray
+from spotray import local
+from spotray.resumable import ledger
+
+from .conftest import ROOT
+
+pytestmark = pytest.mark.ray
+SPEC = ROOT / "tests" / "data" / "local-spec.yaml"
+TIME_SCALE = 5  # the 15 s Spot window becomes 3 s; the notice comes 0.2 s before SIGTERM
+
+# One driver for every scenario: a task of STEPS steps of STEP seconds on small-group, logging
+# every step it runs (attempt, step) to a file, so the test can count work redone.
+DRIVER = r"""
+import json, os, sys, time
+import ray
+from spotray.resumable import resumable
+
+mode, store, key, steps, step_s, max_retries, fail = sys.argv[1:8]
+steps, step_s, max_retries = int(steps), float(step_s), int(max_retries)
+log = os.path.join(store, key + ".steps")
+on_small = {"label_selector": {"spotray.io/group": "small-group"}, "num_cpus": 1}
+
+def run(attempt, start, acc, step):
+    for i in range(start, steps):
+        with open(log, "a") as f:
+            f.write(f"{attempt} {i}\n")
+        if fail == "raise" and i == 2:
+            raise ValueError("boom")
+        if fail == "exit" and i == 2:
+            os._exit(1)
+        time.sleep(step_s)
+        acc += i * i
+        step({"i": i + 1, "acc": acc})
+    return acc
+
+ray.init(logging_level="ERROR", log_to_driver=False)
+if mode == "resumable":
+    @resumable(store=store, key=key, max_retries=max_retries, **on_small)
+    def task(ckpt):
+        state = ckpt.load(default={"i": 0, "acc": 0})
+        return {"acc": run(ckpt.attempt, state["i"], state["acc"], ckpt.step),
+                "resumed_at": state["i"]}
+else:
+    @ray.remote(max_retries=max_retries, **on_small)
+    def task():
+        return {"acc": run(-1, 0, 0, lambda state: None), "resumed_at": 0}
+try:
+    print(json.dumps({"ok": ray.get(task.remote())}))
+except Exception as exc:
+    print(json.dumps({"error": type(exc).__name__, "message": str(exc)[:2000]}))
+"""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def state_dir(tmp_path_factory):
+    old = os.environ.get("SPOTRAY_STATE_DIR")
+    os.environ["SPOTRAY_STATE_DIR"] = str(tmp_path_factory.mktemp("spotray-state"))
+    yield
+    if old is None:
+        os.environ.pop("SPOTRAY_STATE_DIR", None)
+    else:
+        os.environ["SPOTRAY_STATE_DIR"] = old
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    plan = spotray.plan(spotray.load_spec(SPEC))
+    c = local.up(plan, scale=1.0, time_scale=TIME_SCALE, provision_seconds=0.5)
+    yield c
+    c.down()
+
+
+def start(cluster, store, key, *, mode="resumable", steps=20, step_s=0.5, retries=1, fail="-"):
+    argv = [sys.executable, "-c", DRIVER, mode, str(store), key, str(steps), str(step_s)]
+    return subprocess.Popen(
+        [*argv, str(retries), fail],
+        env={**os.environ, **cluster.env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def result(proc, timeout=300) -> dict:
+    out, _ = proc.communicate(timeout=timeout)
+    lines = [line for line in out.splitlines() if line.startswith("{")]
+    assert lines, out
+    return json.loads(lines[-1])
+
+
+def steps_run(store, key) -> list[tuple[int, int]]:
+    path = store / f"{key}.steps"
+    text = path.read_text() if path.exists() else ""
+    return [tuple(map(int, line.split())) for line in text.splitlines()]
+
+
+def wait_until(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def preempt_when_running(cluster, store, key, *, after_steps: int) -> float:
+    """Preempt the small-group VM once the task's current attempt has run `after_steps`
+    steps; returns when (time.time())."""
+    attempts = len(ledger(str(store), key))
+
+    def progressed():
+        entries = ledger(str(store), key)
+        if not entries or entries[-1]["status"] != "running":
+            return False
+        mine = [s for a, s in steps_run(store, key) if a == entries[-1]["attempt"]]
+        return len(entries) >= attempts and len(mine) >= after_steps
+
+    try:
+        wait_until(progressed, 120, f"{key} to run {after_steps} steps")
+    except AssertionError:
+        raise AssertionError(
+            f"{key}: ledger {ledger(str(store), key)}, steps {steps_run(store, key)}"
+        ) from None
+    at = time.time()
+    assert cluster.preempt("small-group"), "no small-group VM to preempt"
+    return at
+
+
+def test_a_notice_reaches_the_task_which_saves_and_resumes_elsewhere(cluster, tmp_path):
+    store, key = tmp_path, "notice"
+    proc = start(cluster, store, key, steps=16)
+    preempted_at = preempt_when_running(cluster, store, key, after_steps=4)
+    entry = wait_until(
+        lambda: next((e for e in ledger(str(store), key) if e["status"] == "preempted"), None),
+        10,
+        "the notice to reach the task",
+    )
+    latency = entry["notice_at"] - preempted_at
+    print(f"notice -> task latency {latency:.2f} s ({entry['notice_source']})")
+    assert latency <= 3.0
+    assert entry["saved_after_notice"] <= 1.0
+    out = result(proc)
+    assert out == {
+        "ok": {"acc": sum(i * i for i in range(16)), "resumed_at": out["ok"]["resumed_at"]}
+    }
+    assert out["ok"]["resumed_at"] >= 4  # the retry started from the saved state
+    entries = ledger(str(store), key)
+    assert [e["status"] for e in entries] == ["preempted", "done"]
+    assert entries[0]["node"] != entries[1]["node"]
+
+
+def test_preempted_three_times_with_one_retry_it_finishes_exactly(cluster, tmp_path):
+    n = 24
+    exact = sum(i * i for i in range(n))
+    store = tmp_path
+    resumable = start(cluster, store, "long", steps=n, retries=1)
+    for k in range(3):
+        preempt_when_running(cluster, store, "long", after_steps=3)
+        wait_until(
+            lambda k=k: sum(e["status"] == "preempted" for e in ledger(str(store), "long")) > k,
+            15,
+            f"preemption {k + 1}",
+        )
+    out = result(resumable)
+    assert out["ok"]["acc"] == exact, out
+    entries = ledger(str(store), "long")
+    assert [e["status"] for e in entries] == ["preempted"] * 3 + ["done"]
+    runs = steps_run(store, "long")
+    redone = len(runs) - n
+    print(f"resumable: {len(runs)} steps run for {n}; redone {redone} over 3 preemptions")
+    assert sorted({s for _, s in runs}) == list(range(n))
+    assert redone <= 3  # at most the step in progress, per preemption
+
+    # the same task as plain Ray (max_retries=1), preempted the same way
+    plain = start(cluster, store, "plain", mode="plain", steps=n, retries=1)
+    for _ in range(2):
+        time.sleep(3)
+        wait_until(lambda: len(steps_run(store, "plain")) >= 3, 120, "the plain task to run")
+        cluster.preempt("small-group")
+    out = result(plain)
+    runs = steps_run(store, "plain")
+    print(f"plain Ray: {out}; {len(runs)} steps run")
+    # plain Ray starts over every time: it redoes all that it did, or fails
+    assert "error" in out or len(runs) > n + 3
+
+
+def test_an_exception_fails_after_its_budget_and_a_crash_is_not_a_preemption(cluster, tmp_path):
+    raised = result(start(cluster, tmp_path, "raise", steps=6, retries=1, fail="raise"))
+    assert raised["error"] == "RayTaskError(ValueError)" or "ValueError" in raised["message"]
+    assert [e["status"] for e in ledger(str(tmp_path), "raise")] == ["error", "error"]
+
+    crashed = result(start(cluster, tmp_path, "exit", steps=6, retries=1, fail="exit"))
+    assert "ResumableError" in crashed.get("message", "") + crashed.get("error", ""), crashed
+    statuses = [e["status"] for e in ledger(str(tmp_path), "exit")]
+    assert statuses[:2] == ["crashed", "crashed"] and "preempted" not in statuses

@@ -1,0 +1,95 @@
+"""The checkpoint store, without Ray: round trips, refusals, a writer killed between write and
+commit, and two attempts racing to commit one output (real processes)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import subprocess
+import sys
+
+import pytest
+
+from spotray._resume._store import (
+    CheckpointError,
+    LocalStore,
+    TaskCheckpoints,
+    decode,
+    encode,
+    open_store,
+)
+
+
+@pytest.fixture(params=["dir", "memory"])
+def store(request, tmp_path):
+    if request.param == "dir":
+        return open_store(str(tmp_path / "ckpt"))
+    pytest.importorskip("fsspec")
+    return open_store(f"memory://spotray-test-{os.getpid()}-{id(tmp_path)}")
+
+
+def test_round_trip_and_generations(store):
+    tasks = TaskCheckpoints(store, "job:1")
+    assert tasks.latest() is None
+    tasks.save(1, {"step": 1})
+    tasks.save(2, {"step": 2, "blob": b"\x00" * 10})
+    assert tasks.latest() == (2, {"step": 2, "blob": b"\x00" * 10})
+    assert TaskCheckpoints(store, "job:2").latest() is None  # another key, another folder
+
+
+def test_output_is_committed_once(store):
+    tasks = TaskCheckpoints(store, "job:out")
+    assert tasks.commit_output([1, 2, 3]) == [1, 2, 3]
+    assert tasks.commit_output("second") == [1, 2, 3]  # the first result wins
+    assert tasks.output() == (True, [1, 2, 3])
+
+
+def test_a_checkpoint_of_another_key_or_version_is_refused():
+    data = encode("a", 1, {"x": 1})
+    assert decode(data, "a", "w")[1] == {"x": 1}
+    with pytest.raises(CheckpointError, match="of task 'a', not of 'b'"):
+        decode(data, "b", "w")
+    newer = data.replace(b'"version": 1', b'"version": 99')
+    with pytest.raises(CheckpointError, match="version 99"):
+        decode(newer, "a", "w")
+    with pytest.raises(CheckpointError, match="not a spotray checkpoint"):
+        decode(b"garbage\n", "a", "w")
+
+
+def test_a_writer_killed_between_write_and_commit_leaves_the_previous_checkpoint(tmp_path):
+    root = tmp_path / "ckpt"
+    TaskCheckpoints(LocalStore(str(root)), "job").save(1, "kept")
+    # a real process writes generation 2's object, then dies before it moves the pointer
+    script = (
+        "import os, sys; from spotray._resume._store import LocalStore, TaskCheckpoints, encode\n"
+        f"t = TaskCheckpoints(LocalStore({str(root)!r}), 'job')\n"
+        "t.store.write(t._name('gen-0000000002-dead.ckpt'), encode('job', 2, 'lost'))\n"
+        "os.kill(os.getpid(), 9)\n"
+        "t.store.write(t._name('LATEST'), b'gen-0000000002-dead.ckpt')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], timeout=60)
+    assert proc.returncode == -9
+    tasks = TaskCheckpoints(LocalStore(str(root)), "job")
+    assert any(p.name.startswith("gen-0000000002") for p in (root / tasks.folder).iterdir())
+    assert tasks.latest() == (1, "kept")
+
+
+def _commit(root: str, value: str, barrier, results) -> None:
+    tasks = TaskCheckpoints(LocalStore(root), "race")
+    barrier.wait()
+    results.put(tasks.commit_output(value * 100_000))
+
+
+def test_two_attempts_racing_to_commit_one_output(tmp_path):
+    ctx = multiprocessing.get_context("spawn")
+    for round_ in range(5):
+        root = str(tmp_path / f"r{round_}")
+        barrier, results = ctx.Barrier(2), ctx.Queue()
+        procs = [ctx.Process(target=_commit, args=(root, v, barrier, results)) for v in "ab"]
+        for p in procs:
+            p.start()
+        won = [results.get(timeout=60) for _ in procs]
+        for p in procs:
+            p.join(60)
+        assert won[0] == won[1] and won[0] in ("a" * 100_000, "b" * 100_000)
+        assert TaskCheckpoints(LocalStore(root), "race").output() == (True, won[0])
