@@ -32,6 +32,8 @@ demo: $(STAMP)
 	@echo "--- the example job on a local Ray cluster shaped like the seed, with Spot preemptions:"
 	$(BIN)/spotray run examples/seed.yaml --local --preempt-rate 30 --seed 1 --time-scale 3 \
 		--report out/report.json -- $(BIN)/python examples/batch_job.py --tasks 40 --task-seconds 2
+	@echo "--- the same kind of job with long tasks, plain Ray against spotray.resumable, same preemptions:"
+	$(BIN)/python bench/goodput.py --tasks 8 --steps 20 --rate 15
 
 test: $(STAMP) $(CHECKOV_STAMP)
 	$(BIN)/ruff check .
@@ -53,6 +55,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/local_up.py
 	$(BIN)/python bench/preemption_detect.py
 	$(BIN)/python bench/vs_commit.py HEAD~1
+	$(BIN)/python bench/goodput.py
 
 docs: $(STAMP)
 	$(BIN)/python tools/gen_docs.py

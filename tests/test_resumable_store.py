@@ -93,3 +93,61 @@ def test_two_attempts_racing_to_commit_one_output(tmp_path):
             p.join(60)
         assert won[0] == won[1] and won[0] in ("a" * 100_000, "b" * 100_000)
         assert TaskCheckpoints(LocalStore(root), "race").output() == (True, won[0])
+
+
+def test_the_notice_watcher_hears_the_metadata_server_and_survives_a_bad_one():
+    """Real HTTP: the watcher long-polls `instance/preempted`; a server that is down, then
+    answers garbage, then says TRUE, gets one notice and no crash."""
+    import http.server
+    import threading
+    import time
+
+    from spotray._local._metadata import InstanceMetadata, MetadataServer
+    from spotray._resume._notice import NoticeWatcher
+
+    meta = InstanceMetadata(
+        instance_id="1", name="vm", zone="us-central1-a", machine_type="e2-standard-2", project="p"
+    )
+    server = MetadataServer(meta).start()
+    heard = []
+    watcher = NoticeWatcher(heard.append, metadata_host=server.host, node_id="n").start()
+    time.sleep(0.5)
+    assert heard == []
+    start = time.monotonic()
+    meta.set_preempted()
+    deadline = time.monotonic() + 5
+    while not heard and time.monotonic() < deadline:
+        time.sleep(0.02)
+    watcher.stop()
+    server.stop()
+    assert [n.source for n in heard] == ["metadata"] and time.monotonic() - start < 1
+
+    answers = iter([b"\xff\xfe garbage", b"FALSE", b"TRUE"])
+
+    class Flaky(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            body = next(answers, b"TRUE")
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    flaky = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Flaky)
+    threading.Thread(target=flaky.serve_forever, daemon=True).start()
+    heard.clear()
+    # first a port where nothing listens (down), then the flaky server
+    down = NoticeWatcher(heard.append, metadata_host="127.0.0.1:9", node_id="n").start()
+    time.sleep(1.5)
+    down.stop()
+    assert heard == []
+    host = f"127.0.0.1:{flaky.server_address[1]}"
+    watcher = NoticeWatcher(heard.append, metadata_host=host, node_id="n").start()
+    deadline = time.monotonic() + 10
+    while not heard and time.monotonic() < deadline:
+        time.sleep(0.05)
+    watcher.stop()
+    flaky.shutdown()
+    assert [n.source for n in heard] == ["metadata"]

@@ -90,7 +90,7 @@ class Cloud:
         return round(self.clock() - self._start, 3)
 
     def _event(self, kind: str, inst: Instance | None = None, **extra) -> None:
-        entry = {"t": self.now(), "event": kind, **extra}
+        entry = {"t": self.now(), "wall": round(time.time(), 3), "event": kind, **extra}
         if inst is not None:
             entry.update(instance=inst.id, group=inst.group)
         self.events.append(entry)
