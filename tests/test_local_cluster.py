@@ -330,6 +330,18 @@ def test_a_job_finishes_exactly_while_nodes_are_preempted(cluster):
     assert report.failed_attempts == len(failed) >= 1, (report, cluster.events())
     assert report.retried_attempts == sum(1 for a in attempts if a["attempt_number"] > 0) >= 1
     assert report.goodput is not None and 0 < report.goodput < 1
+    # how Ray recorded each lost node's death, from its own state API
+    lost = report.failed_by_cause.get("NODE_DIED", 0)
+    assert report.attempts_by_cause.get("preempted", 0) == lost
+    assert sum(report.node_deaths_by_ray.values()) == lost
+    assert set(report.node_deaths_by_ray) <= {
+        "preemption",
+        "unexpected",
+        "expected",
+        "idle",
+        "unknown",
+    }
+    print(f"nodes lost under tasks, as Ray recorded them: {report.node_deaths_by_ray}")
     assert report.to_json()["usd_as_run"] < report.to_json()["usd_on_demand"]
 
 

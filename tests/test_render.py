@@ -245,3 +245,20 @@ def test_without_a_rendered_service_account_pods_name_none_of_their_own():
     cluster = raycluster_of(rendered.raycluster)
     for group in (cluster["spec"]["headGroupSpec"], *cluster["spec"]["workerGroupSpecs"]):
         assert "serviceAccountName" not in group["template"]["spec"]
+
+
+def test_a_declared_checkpoint_save_time_is_rendered_and_must_fit_the_drain():
+    text = (
+        (EXAMPLES / "recommended.yaml")
+        .read_text()
+        .replace(
+            "  teardown_seconds: 5\n", "  teardown_seconds: 5\n  checkpoint_save_seconds: 30\n"
+        )
+    )
+    cluster = raycluster_of(spotray.render(spotray.load_spec("r.yaml", text=text)).raycluster)
+    for group in cluster["spec"]["workerGroupSpecs"]:
+        env = {e["name"]: e["value"] for e in group["template"]["spec"]["containers"][0]["env"]}
+        assert env["SPOTRAY_CHECKPOINT_SAVE_SECONDS"] == "30"
+    too_long = text.replace("checkpoint_save_seconds: 30", "checkpoint_save_seconds: 101")
+    with pytest.raises(spotray.SpecError, match="must fit in Ray's drain"):
+        spotray.load_spec("r.yaml", text=too_long)

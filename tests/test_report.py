@@ -69,6 +69,7 @@ def test_task_summary_counts_attempts_and_lost_seconds():
             "state": "FAILED",
             "type": "NORMAL_TASK",
             "error_type": "NODE_DIED",
+            "node_id": "n1",
             "start_time_ms": 1000,
             "end_time_ms": None,
         },
@@ -83,16 +84,22 @@ def test_task_summary_counts_attempts_and_lost_seconds():
         },
         {"task_id": "d", "attempt_number": 0, "state": "FINISHED", "type": "DRIVER_TASK"},
     ]
-    summary = task_summary(attempts)
+    # Ray's words for the node's death (ray.dashboard.utils.compose_state_message)
+    summary = task_summary(attempts, {"n1": "Terminated due to preemption: drained"})
     assert summary == {
         "task_attempts": 3,
         "tasks": 2,
         "failed_attempts": 1,
         "retried_attempts": 1,
         "failed_by_cause": {"NODE_DIED": 1},
+        "attempts_by_cause": {"preempted": 1},
+        "node_deaths_by_ray": {"preemption": 1},
         "task_seconds_ok": 4.0,
         "task_seconds_lost": 3.0,
     }
+    unexpected = task_summary(attempts, {"n1": "Unexpected termination: health check failed"})
+    assert unexpected["node_deaths_by_ray"] == {"unexpected": 1}
+    assert task_summary(attempts)["node_deaths_by_ray"] == {"unknown": 1}
 
 
 def test_autoscaler_config_carries_the_plan_to_rays_autoscaler(tmp_path):

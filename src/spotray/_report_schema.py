@@ -74,6 +74,8 @@ SCHEMA: dict = {
         "failed_attempts",
         "retried_attempts",
         "failed_by_cause",
+        "attempts_by_cause",
+        "node_deaths_by_ray",
         "task_seconds_ok",
         "task_seconds_lost",
         "goodput",
@@ -107,6 +109,17 @@ SCHEMA: dict = {
         "failed_by_cause": _field(
             "Failed attempts by Ray's error_type (NODE_DIED, WORKER_DIED, TASK_EXECUTION_"
             "EXCEPTION, ...).",
+            {"type": "object", "additionalProperties": _COUNT},
+        ),
+        "attempts_by_cause": _field(
+            "Failed attempts by cause: preempted (their node died), application_error (the "
+            "task raised), other.",
+            {"type": "object", "additionalProperties": _COUNT},
+        ),
+        "node_deaths_by_ray": _field(
+            "For attempts lost with their node: how Ray recorded the node's death (preemption "
+            "when the GCS says AUTOSCALER_DRAIN_PREEMPTED, unexpected, expected, idle, unknown). "
+            "Only a preemption is exempt from Ray's max_retries.",
             {"type": "object", "additionalProperties": _COUNT},
         ),
         "task_seconds_ok": _field(

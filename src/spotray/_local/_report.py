@@ -46,6 +46,8 @@ class Report:
     failed_attempts: int
     retried_attempts: int
     failed_by_cause: dict[str, int]
+    attempts_by_cause: dict[str, int]
+    node_deaths_by_ray: dict[str, int]
     task_seconds_ok: float
     task_seconds_lost: float
     price_source: dict = field(default_factory=dict)
@@ -116,8 +118,26 @@ def group_reports(
     return out
 
 
-def task_summary(attempts: list[dict]) -> dict:
-    """Counts and seconds from Ray's task attempts (state API rows, as dicts)."""
+# Ray's own words for why a node died (ray.dashboard.utils.compose_state_message)
+RAY_PREEMPTION = "Terminated due to preemption"  # death reason AUTOSCALER_DRAIN_PREEMPTED
+
+
+def death_class(message: str | None) -> str:
+    """How Ray recorded a node's death: preemption, unexpected, expected, idle, unknown."""
+    text = (message or "").lower()
+    for cls in ("preemption", "unexpected", "expected", "idle"):
+        if cls in text:
+            return cls
+    return "unknown"
+
+
+def task_summary(attempts: list[dict], node_deaths: dict[str, str] | None = None) -> dict:
+    """Counts and seconds from Ray's task attempts (state API rows, as dicts); `node_deaths`
+    maps a node id to Ray's message on its death, where known.
+
+    Failed attempts by cause: `preempted` (their node died: on the local cluster nodes die
+    of preemption; Ray's own classification of those deaths is in `node_deaths_by_ray`),
+    `application_error` (the task raised), `other` (the worker died, or anything else)."""
     normal = [a for a in attempts if a.get("type") in (None, "NORMAL_TASK", "ACTOR_TASK")]
     failed = [a for a in normal if a.get("state") == "FAILED"]
     # an attempt lost with its node may have no end time: it ended when its retry was made
@@ -140,8 +160,25 @@ def task_summary(attempts: list[dict]) -> dict:
         "failed_attempts": len(failed),
         "retried_attempts": sum(1 for a in normal if a.get("attempt_number", 0) > 0),
         "failed_by_cause": dict(Counter(str(a.get("error_type") or "UNKNOWN") for a in failed)),
+        "attempts_by_cause": dict(Counter(_cause(a) for a in failed)),
+        "node_deaths_by_ray": dict(
+            Counter(
+                death_class((node_deaths or {}).get(a.get("node_id") or ""))
+                for a in failed
+                if a.get("error_type") == "NODE_DIED"
+            )
+        ),
         "task_seconds_ok": round(
             sum(seconds(a) for a in normal if a.get("state") == "FINISHED"), 3
         ),
         "task_seconds_lost": round(sum(seconds(a) for a in failed), 3),
     }
+
+
+def _cause(attempt: dict) -> str:
+    kind = attempt.get("error_type")
+    if kind == "NODE_DIED":
+        return "preempted"
+    if kind == "TASK_EXECUTION_EXCEPTION":
+        return "application_error"
+    return "other"

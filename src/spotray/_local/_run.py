@@ -116,6 +116,7 @@ def run_job(
         attempts = settled_attempts(
             cluster, job_ids(cluster) - jobs_before, settle=0 if interrupted else 30
         )
+        deaths = node_deaths(cluster)
     config = cluster.config
     return Report(
         cluster=cluster.name,
@@ -127,8 +128,17 @@ def run_job(
         price_source=price_source or {},
         time_scale=config["time_scale"],
         resource_scale=config["scale"],
-        **task_summary(attempts),
+        **task_summary(attempts, deaths),
     )
+
+
+def node_deaths(cluster: LocalCluster) -> dict[str, str]:
+    """Ray's message on each dead node's death (e.g. "Terminated due to preemption")."""
+    try:
+        with state_api(cluster) as api:
+            return {n.node_id: n.state_message or "" for n in api.nodes() if n.state == "DEAD"}
+    except SpotrayError:
+        return {}
 
 
 STATE_API_LIMIT = 10_000  # Ray's own cap per request

@@ -87,6 +87,10 @@ def report_tables(report: Report) -> list[Table]:
         ("makespan", f"{report.makespan_seconds:.1f} s"),
         ("tasks / attempts", f"{report.tasks} / {report.task_attempts}"),
         ("failed attempts (cause)", f"{report.failed_attempts} ({causes})"),
+        (
+            "lost with their node: Ray says",
+            ", ".join(f"{k} {v}" for k, v in sorted(report.node_deaths_by_ray.items())) or "-",
+        ),
         ("retried attempts", str(report.retried_attempts)),
         (
             "task-seconds counted / lost",

@@ -172,6 +172,7 @@ class Shutdown:
     node_grace_seconds: int  # kubelet shutdown_grace_period_seconds of spot nodes
     critical_pods_seconds: int  # ... of which reserved for critical system Pods
     configure_kubelet: bool  # render kubelet_config (False: GKE's default 30 s / 15 s)
+    checkpoint_save_seconds: int | None = None  # what resumable tasks need after a notice
 
 
 DEFAULT_SPOT_POD_GRACE_SECONDS = 15

@@ -408,6 +408,7 @@ def resolve_plan(spec: Spec) -> Plan:
             critical_pods_seconds=shutdown.critical_pods_seconds,
             configure_kubelet=(shutdown.node_grace_period_seconds, shutdown.critical_pods_seconds)
             != (30, 15),
+            checkpoint_save_seconds=shutdown.checkpoint_save_seconds,
         ),
         security=security,
         head=head,

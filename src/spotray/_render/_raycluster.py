@@ -14,6 +14,7 @@ from ._yamlout import dump
 DRAIN_TIMEOUT_ENV = (
     "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S"  # Ray 2.60: ray/_private/ray_constants.py
 )
+SAVE_ENV = "SPOTRAY_CHECKPOINT_SAVE_SECONDS"  # declared by the spec; checked by SR507
 NODEPOOL_LABEL = "cloud.google.com/gke-nodepool"
 SPOT_LABEL = "cloud.google.com/gke-spot"
 GPU_RESOURCE = "nvidia.com/gpu"
@@ -74,6 +75,9 @@ def _env(group: RayGroup, plan: Plan) -> list[dict] | None:
     env = [{"name": k, "value": v} for k, v in group.env.items()]
     if not group.is_head and not any(e["name"] == DRAIN_TIMEOUT_ENV for e in env):
         env.append({"name": DRAIN_TIMEOUT_ENV, "value": str(plan.shutdown.drain_timeout_seconds)})
+    save = plan.shutdown.checkpoint_save_seconds
+    if not group.is_head and save is not None and not any(e["name"] == SAVE_ENV for e in env):
+        env.append({"name": SAVE_ENV, "value": str(save)})
     return env or None
 
 

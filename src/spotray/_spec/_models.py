@@ -135,6 +135,14 @@ class SpotShutdown(_Model):
         ge=1,
         description="Seconds kept after Ray's drain for its processes to exit.",
     )
+    checkpoint_save_seconds: int | None = Field(
+        None,
+        ge=0,
+        le=120,
+        description="How long the job's resumable tasks need to save a checkpoint after a "
+        "preemption notice; it must fit in Ray's drain (rendered as "
+        "`SPOTRAY_CHECKPOINT_SAVE_SECONDS` on worker containers, checked by SR507).",
+    )
 
     @property
     def pod_grace_seconds(self) -> int:
@@ -142,6 +150,14 @@ class SpotShutdown(_Model):
 
     @model_validator(mode="after")
     def _drain_fits(self) -> SpotShutdown:
+        drain = self.pod_grace_seconds - self.teardown_seconds
+        if self.checkpoint_save_seconds is not None and self.checkpoint_save_seconds > drain:
+            raise ValueError(
+                f"checkpoint_save_seconds ({self.checkpoint_save_seconds}) must fit in Ray's "
+                f"drain ({drain} s: the Pods' {self.pod_grace_seconds} s window less "
+                f"teardown_seconds); lengthen the window (node_grace_period_seconds: 120) or "
+                "save less"
+            )
         if self.critical_pods_seconds >= self.node_grace_period_seconds:
             raise ValueError(
                 f"critical_pods_seconds ({self.critical_pods_seconds}) must be less than "

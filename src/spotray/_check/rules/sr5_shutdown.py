@@ -6,6 +6,7 @@ from ..._versions import version_tuple
 from .._context import (
     autoscaler_v2,
     autoscaling_enabled,
+    env_of,
     gcs_ft_enabled,
     groups,
     pod_spec,
@@ -14,6 +15,7 @@ from .._context import (
 from .._finding import Severity
 from .._registry import Rule, register
 
+SAVE_ENV = "SPOTRAY_CHECKPOINT_SAVE_SECONDS"
 DRAIN_ENV = "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S"
 DRAIN_DEFAULT_SECONDS = 30  # Ray 2.60, ray/_private/ray_constants.py
 DRAIN_MIN_RAY = (2, 60)  # verified present in Ray 2.60; earlier releases not verified
@@ -178,6 +180,58 @@ class DrainExceedsWindow(Rule):
                     f"{cluster.kind} {cluster.name!r} group {name!r}: Ray drains for {drain:g} s "
                     f"({DRAIN_ENV}{'' if value is not None else ' unset'}) but its Pods get "
                     f"{limit} s on preemption",
+                )
+
+
+@register
+class CheckpointSaveExceedsDrain(Rule):
+    """A declared checkpoint save time that Ray's drain does not leave room for.
+
+    What it does
+        For worker groups whose Ray container declares `SPOTRAY_CHECKPOINT_SAVE_SECONDS` (how
+        long the job's resumable tasks need to save after a preemption notice), checks the rest
+        of the shutdown chain: the save must fit in Ray's drain
+        (`RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S`, default 30 s), which must end before the
+        Pod's `terminationGracePeriodSeconds` (SR503 checks that, and the window, SR502).
+
+    Why is this bad?
+        A task that learns of the preemption when its node starts draining has until the drain
+        deadline to save: a save that needs longer is cut off, and the work since the last
+        complete save is lost.
+
+    Example
+        env: [{name: RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S, value: "10"},
+              {name: SPOTRAY_CHECKPOINT_SAVE_SECONDS, value: "20"}]
+
+    Use instead
+        A 120 s window (spot_shutdown.node_grace_period_seconds: 120) and a drain of 100 s.
+    """
+
+    code = "SR507"
+    name = "checkpoint-save-exceeds-drain"
+    severity = Severity.WARNING
+    fix = "Lengthen the Spot window and the drain, or make the checkpoint smaller."
+
+    def check(self, ctx):
+        for cluster, name, group, path in groups(ctx, workers=True):
+            found = ray_container(group)
+            if found is None:
+                continue
+            index, container = found
+            env = env_of(container)
+            try:
+                save = float(env[SAVE_ENV]) if env.get(SAVE_ENV) is not None else None
+                raw = env.get(DRAIN_ENV)
+                drain = float(raw) if raw is not None else DRAIN_DEFAULT_SECONDS
+            except (TypeError, ValueError):
+                continue
+            if save is not None and save > drain:
+                yield self.finding(
+                    cluster.doc,
+                    (*path, "template", "spec", "containers", index),
+                    f"{cluster.kind} {cluster.name!r} group {name!r}: checkpoints need {save:g} s "
+                    f"({SAVE_ENV}) but Ray drains for {drain:g} s ({DRAIN_ENV}"
+                    f"{'' if raw is not None else ' unset'})",
                 )
 
 
