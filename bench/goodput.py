@@ -64,6 +64,8 @@ def one_run(mode: str, args, plan, schedule, work: Path) -> dict:
             if before:
                 delivered.append(e["notice_at"] - max(before))
     causes = dict(report.failed_by_cause)
+    for how, count in report.node_deaths_by_ray.items():  # how Ray recorded the lost nodes
+        causes[f"ray:{how}"] = count
     for status in ("preempted", "crashed", "error"):
         count = sum(1 for e in entries if e["status"] == status)
         if count:
