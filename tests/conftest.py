@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,18 @@ def raycluster_validator():
     schema = v1["schema"]["openAPIV3Schema"]
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
     return cls(schema)
+
+
+@pytest.fixture(scope="module")
+def local_state_dir(tmp_path_factory):
+    """A state directory of its own for a module's local clusters (SPOTRAY_STATE_DIR)."""
+    old = os.environ.get("SPOTRAY_STATE_DIR")
+    os.environ["SPOTRAY_STATE_DIR"] = str(tmp_path_factory.mktemp("spotray-state"))
+    yield
+    if old is None:
+        os.environ.pop("SPOTRAY_STATE_DIR", None)
+    else:
+        os.environ["SPOTRAY_STATE_DIR"] = old
 
 
 def raycluster_of(text: str) -> dict:

@@ -22,20 +22,9 @@ from spotray import local
 
 from .conftest import EXAMPLES, ROOT
 
-pytestmark = pytest.mark.ray
+pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("local_state_dir")]
 SPEC = ROOT / "tests" / "data" / "local-spec.yaml"
 TIME_SCALE = 5  # the 15 s Spot window becomes 3 s
-
-
-@pytest.fixture(scope="module", autouse=True)
-def state_dir(tmp_path_factory):
-    old = os.environ.get("SPOTRAY_STATE_DIR")
-    os.environ["SPOTRAY_STATE_DIR"] = str(tmp_path_factory.mktemp("spotray-state"))
-    yield
-    if old is None:
-        os.environ.pop("SPOTRAY_STATE_DIR", None)
-    else:
-        os.environ["SPOTRAY_STATE_DIR"] = old
 
 
 def processes_of(cluster: local.LocalCluster) -> set[int]:
@@ -162,7 +151,7 @@ def test_ctrl_c_during_run_stops_the_job_reports_and_leaves_nothing(sig, tmp_pat
 
 
 @pytest.fixture(scope="module")
-def cluster():
+def cluster(local_state_dir):
     plan = spotray.plan(spotray.load_spec(SPEC))
     c = local.up(
         plan,

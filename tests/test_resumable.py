@@ -20,7 +20,7 @@ from spotray.resumable import ledger
 
 from .conftest import ROOT
 
-pytestmark = pytest.mark.ray
+pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("local_state_dir")]
 SPEC = ROOT / "tests" / "data" / "local-spec.yaml"
 TIME_SCALE = 5  # the 15 s Spot window becomes 3 s; the notice comes 0.2 s before SIGTERM
 
@@ -67,19 +67,8 @@ except Exception as exc:
 """
 
 
-@pytest.fixture(scope="module", autouse=True)
-def state_dir(tmp_path_factory):
-    old = os.environ.get("SPOTRAY_STATE_DIR")
-    os.environ["SPOTRAY_STATE_DIR"] = str(tmp_path_factory.mktemp("spotray-state"))
-    yield
-    if old is None:
-        os.environ.pop("SPOTRAY_STATE_DIR", None)
-    else:
-        os.environ["SPOTRAY_STATE_DIR"] = old
-
-
 @pytest.fixture(scope="module")
-def cluster():
+def cluster(local_state_dir):
     plan = spotray.plan(spotray.load_spec(SPEC))
     c = local.up(plan, scale=1.0, time_scale=TIME_SCALE, provision_seconds=0.5)
     yield c
