@@ -151,3 +151,14 @@ def test_the_notice_watcher_hears_the_metadata_server_and_survives_a_bad_one():
     watcher.stop()
     flaky.shutdown()
     assert [n.source for n in heard] == ["metadata"]
+
+
+def test_output_is_created_once_on_a_file_system_without_hard_links(tmp_path, monkeypatch):
+    def no_links(*args, **kwargs):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    tasks = TaskCheckpoints(LocalStore(str(tmp_path)), "job:nolink")
+    assert tasks.commit_output({"n": 1}) == {"n": 1}
+    assert tasks.commit_output({"n": 2}) == {"n": 1}  # still the first result, whole
+    assert tasks.output() == (True, {"n": 1})

@@ -17,7 +17,14 @@ from __future__ import annotations
 
 from ._resume._notice import Notice, NoticeWatcher
 from ._resume._store import CheckpointError, TaskCheckpoints, open_store
-from ._resume._task import Checkpoint, ResumableError, RetryAttempt, ledger, resumable
+from ._resume._task import (
+    Checkpoint,
+    ResumableError,
+    ResumableFunction,
+    RetryAttempt,
+    ledger,
+    resumable,
+)
 
 __all__ = [
     "Checkpoint",
@@ -25,6 +32,7 @@ __all__ = [
     "Notice",
     "NoticeWatcher",
     "ResumableError",
+    "ResumableFunction",
     "RetryAttempt",
     "TaskCheckpoints",
     "ledger",

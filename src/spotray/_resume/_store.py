@@ -42,6 +42,7 @@ from .._errors import SpotrayError
 FORMAT = "spotray.checkpoint"
 VERSION = 1
 LATEST, LEDGER, OUTPUT = "LATEST", "LEDGER", "OUTPUT"
+REFERENCE = b"@spotray-ref:"  # an object whose content is the name of another
 
 
 class CheckpointError(SpotrayError):
@@ -112,9 +113,13 @@ class LocalStore(Store):
 
     def read(self, name: str) -> bytes | None:
         try:
-            return self._path(name).read_bytes()
+            data = self._path(name).read_bytes()
         except FileNotFoundError:
             return None
+        if data.startswith(REFERENCE):  # see `create` on file systems without hard links
+            folder = name.rsplit("/", 1)[0] + "/" if "/" in name else ""
+            return self.read(folder + data[len(REFERENCE) :].decode())
+        return data
 
     def _staged(self, name: str, data: bytes) -> Path:
         path = self._path(name)
@@ -141,8 +146,25 @@ class LocalStore(Store):
             return True
         except FileExistsError:
             return False
+        except OSError:  # no hard links here: the data whole under a name of its own, then
+            return self._create_by_reference(name, data)  # an exclusive, tiny reference
         finally:
             tmp.unlink(missing_ok=True)
+
+    def _create_by_reference(self, name: str, data: bytes) -> bool:
+        if self._path(name).exists():
+            return False
+        target = f"{name}-{secrets.token_hex(6)}"
+        self.write(target, data)
+        reference = REFERENCE + target.rsplit("/", 1)[-1].encode()
+        try:
+            fd = os.open(self._path(name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            self.delete(target)
+            return False
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(reference)  # a few bytes, one write
+        return True
 
     def delete(self, name: str) -> None:
         self._path(name).unlink(missing_ok=True)
@@ -150,8 +172,9 @@ class LocalStore(Store):
 
 class FsspecStore(Store):
     """Any fsspec file system (`memory://` for tests; object stores where installed). A PUT
-    replaces an object whole; `create` is exact within one process (a lock), as for
-    `memory://`, which is what it is tested on."""
+    replaces an object whole; `create` is exact within one process (a lock). `memory://`
+    lives in one process: Ray runs every attempt in a worker process of its own, so use it
+    only for tests of the store, never as a task's store."""
 
     _lock = threading.Lock()
 

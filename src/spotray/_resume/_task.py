@@ -120,10 +120,9 @@ def default_key(fn: Callable, args: tuple, kwargs: dict) -> str:
     return f"{fn.__module__}.{fn.__qualname__}:{hashlib.sha256(blob).hexdigest()[:20]}"
 
 
-def _run_attempt(fn, store_url, key, max_retries, args, kwargs):
+def _run_attempt(fn, store_url, task_key, max_retries, args, kwargs):
     from .._local._raybridge import current_node_id
 
-    task_key = key(*args, **kwargs) if callable(key) else (key or default_key(fn, args, kwargs))
     tasks = TaskCheckpoints(open_store(store_url), task_key)
     done, value = tasks.output()
     if done:
@@ -164,8 +163,8 @@ def _run_attempt(fn, store_url, key, max_retries, args, kwargs):
         result = fn(ckpt, *args, **kwargs)
     except Exception as exc:
         watcher.stop()
-        if ckpt.preempted:
-            raise  # the node is going anyway; the retry is free
+        if ckpt.preempted:  # the node is going anyway: the retry is free
+            raise RetryAttempt(f"attempt {entry['attempt']} was preempted") from exc
         record(status="error", error=f"{type(exc).__name__}: {exc}"[:500], ended=time.time())
         if len(failures) + 1 > max_retries:
             raise
@@ -189,8 +188,10 @@ def resumable(
 
     Args:
         store: where checkpoints live: a directory every node sees, or an fsspec URL.
-        key: the task's key (a string, or a function of the arguments); default: the
-            function's name and a digest of its arguments.
+        key: the task's key (a string, or a function of the arguments, called in the
+            caller's process); default: the function's name and a digest of its arguments.
+            A result committed under a key is what later calls with that key return (a
+            driver that restarts resumes); put a run id in the key for a fresh run.
         max_retries: attempts that may fail other than by preemption (an exception, a crash).
         ray_options: passed to `ray.remote` (num_cpus, label_selector, ...).
     """
@@ -200,18 +201,38 @@ def resumable(
     def decorate(fn: Callable):
         import ray
 
-        def attempt(*args, **kwargs):
-            return _run_attempt(fn, store, key, max_retries, args, kwargs)
+        def attempt(task_key, *args, **kwargs):
+            return _run_attempt(fn, store, task_key, max_retries, args, kwargs)
 
         # its name, not its signature: Ray checks calls against the signature, and the
         # callers' arguments lack the checkpoint that spotray passes first
         for name in ("__module__", "__name__", "__qualname__", "__doc__"):
             setattr(attempt, name, getattr(fn, name, None))
-
         options = {"max_retries": -1, "retry_exceptions": [RetryAttempt], **ray_options}
-        return ray.remote(**options)(attempt)
+        return ResumableFunction(ray.remote(**options)(attempt), fn, key)
 
     return decorate(fn) if fn is not None else decorate
+
+
+class ResumableFunction:
+    """A resumable remote function: `.remote(*args, **kwargs)` as with Ray. The task's key is
+    computed here, in the caller's process, once per call, so every attempt (each in a new
+    worker process, with its own hash seed) uses the same key."""
+
+    def __init__(self, remote, fn: Callable, key) -> None:
+        self._remote, self._fn, self._key = remote, fn, key
+
+    def key(self, *args, **kwargs) -> str:
+        """The key a call with these arguments gets."""
+        if callable(self._key):
+            return self._key(*args, **kwargs)
+        return self._key or default_key(self._fn, args, kwargs)
+
+    def remote(self, *args, **kwargs):
+        return self._remote.remote(self.key(*args, **kwargs), *args, **kwargs)
+
+    def options(self, **options) -> ResumableFunction:
+        return ResumableFunction(self._remote.options(**options), self._fn, self._key)
 
 
 def ledger(store: str, key: str) -> list[dict]:
