@@ -153,6 +153,8 @@ def test_yaml_writer_round_trips_awkward_strings():
         "1",
         "1.5",
         "1e3",
+        "1e3\n",  # `$` matches before a final newline: the plain pattern must end at \Z
+        "plain\n",
         "0x1F",
         "1:30",
         "2026-01-01",

@@ -15,7 +15,7 @@ from functools import lru_cache
 
 import yaml
 
-_PLAIN = re.compile(r"^[A-Za-z0-9_./(][A-Za-z0-9_./()@+=,:-]*(?: [A-Za-z0-9_./()@+=,-]+)*$")
+_PLAIN = re.compile(r"^[A-Za-z0-9_./(][A-Za-z0-9_./()@+=,:-]*(?: [A-Za-z0-9_./()@+=,-]+)*\Z")
 _RESOLVER = yaml.resolver.Resolver()
 _STR_TAG = "tag:yaml.org,2002:str"
 
