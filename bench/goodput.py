@@ -96,7 +96,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     plan = spotray.plan(spotray.load_spec(ROOT / "examples" / "seed.yaml"))
-    spot = {g.name: max(1, g.max_replicas // max(1, g.pods_per_node)) for g in plan.workers}
+    spot = {g.name: g.max_vms for g in plan.workers if g.pool.spot}
     schedule = local.poisson(spot, args.rate, 3600, args.seed)
     print(
         f"{args.tasks} tasks x {args.steps} steps x {args.step_seconds} s on the seed's Spot "

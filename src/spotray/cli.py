@@ -486,11 +486,7 @@ def run(
             _bounds.finite("--scale", scale, low=0, low_open=True, high=1)
         plan = _load_plan(spec)
         # Spot groups and their most VMs (Poisson streams run per VM: node slots)
-        spot = {
-            g.name: -(-g.max_replicas // max(1, g.pods_per_node))
-            for g in plan.workers
-            if g.pool.spot
-        }
+        spot = {g.name: g.max_vms for g in plan.workers if g.pool.spot}
         preemptions = []
         if preempt_every is not None:
             preemptions += lc.poisson(spot, preempt_every, horizon, seed)

@@ -156,6 +156,11 @@ class RayGroup:
         return filling_pod(self.pool.available, pods_per_node or max(self.pods_per_node, 1))
 
     @property
+    def max_vms(self) -> int:
+        """The most VMs (GKE nodes) the group's Pods can fill: max replicas over Pods per node."""
+        return -(-self.max_replicas // max(1, self.pods_per_node))
+
+    @property
     def usd_per_pod_hour(self) -> float | None:
         price = self.pool.usd_per_node_hour
         if price is None or self.pods_per_node == 0:

@@ -162,11 +162,7 @@ class DrainExceedsWindow(Rule):
             if window is None or found is None:
                 continue
             index, container = found
-            env = container.get("env") if isinstance(container.get("env"), list) else []
-            value = next(
-                (e.get("value") for e in env if isinstance(e, dict) and e.get("name") == DRAIN_ENV),
-                None,
-            )
+            value = env_of(container).get(DRAIN_ENV)
             try:
                 drain = float(value) if value is not None else DRAIN_DEFAULT_SECONDS
             except ValueError:
