@@ -111,6 +111,7 @@ def test_terraform_adds_provider_requirement_and_cluster_variable(rendered):
 def _without_fixes(cluster: dict) -> dict:
     cluster = copy.deepcopy(cluster)
     spec = cluster["spec"]
+    cluster["metadata"].pop("annotations", None)  # ray.io/overwrite-container-cmd: issue 9
     spec.pop("headGroupSpec")
     spec["autoscalerOptions"].pop("securityContext", None)  # fix 5
     for group in spec["workerGroupSpecs"]:
@@ -120,6 +121,8 @@ def _without_fixes(cluster: dict) -> dict:
             pod.pop(key, None)  # fix 5
         (container,) = pod["containers"]
         container.pop("lifecycle", None)
+        container.pop("command", None)  # `exec` of KubeRay's own ray start: issue 9
+        container.pop("args", None)
         container.pop("env", None)
         container.pop("securityContext", None)  # fix 5
     return cluster

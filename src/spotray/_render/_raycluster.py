@@ -18,6 +18,14 @@ SAVE_ENV = "SPOTRAY_CHECKPOINT_SAVE_SECONDS"  # declared by the spec; checked by
 NODEPOOL_LABEL = "cloud.google.com/gke-nodepool"
 SPOT_LABEL = "cloud.google.com/gke-spot"
 GPU_RESOURCE = "nvidia.com/gpu"
+# KubeRay keeps a container command as written when the RayCluster carries this annotation, and
+# hands it the `ray start` command it generated in KUBERAY_GEN_RAY_START_CMD (KubeRay >= 1.1,
+# its sample ray-cluster.overwrite-command.yaml). `exec` makes `ray start --block` the process
+# the kubelet's SIGTERM reaches, whatever the shell; `eval` reads the generated command's
+# quoting as KubeRay's own `bash -c` would; `ulimit` is what KubeRay's default command runs first.
+OVERWRITE_CMD_ANNOTATION = "ray.io/overwrite-container-cmd"
+RAY_COMMAND = ["/bin/bash", "-c", "--"]
+RAY_ARGS = ['ulimit -n 65536; eval "exec $KUBERAY_GEN_RAY_START_CMD"']
 
 
 def drop_none(value: Any) -> Any:
@@ -86,6 +94,8 @@ def pod_template(group: RayGroup, plan: Plan) -> dict:
     container = {
         "name": "ray-head" if group.is_head else "ray-worker",
         "image": plan.image,
+        "command": list(RAY_COMMAND),
+        "args": list(RAY_ARGS),
         "env": _env(group, plan),
         "resources": _resources(group),
         "securityContext": plan.security.container_security_context,
@@ -137,7 +147,11 @@ def raycluster_document(plan: Plan) -> dict:
     doc = {
         "apiVersion": "ray.io/v1",
         "kind": "RayCluster",
-        "metadata": {"name": plan.name, "namespace": plan.namespace},
+        "metadata": {
+            "name": plan.name,
+            "namespace": plan.namespace,
+            "annotations": {OVERWRITE_CMD_ANNOTATION: "true"},
+        },
         "spec": {
             "rayVersion": plan.ray_version,
             "authOptions": {"mode": "token"} if plan.security.token_auth else None,

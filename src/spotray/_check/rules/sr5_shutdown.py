@@ -14,6 +14,7 @@ from .._context import (
 )
 from .._finding import Severity
 from .._registry import Rule, register
+from .._startcmd import sigterm_problem, user_start_script
 
 SAVE_ENV = "SPOTRAY_CHECKPOINT_SAVE_SECONDS"
 DRAIN_ENV = "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S"
@@ -229,6 +230,66 @@ class CheckpointSaveExceedsDrain(Rule):
                     f"({SAVE_ENV}) but Ray drains for {drain:g} s ({DRAIN_ENV}"
                     f"{'' if raw is not None else ' unset'})",
                 )
+
+
+@register
+class SigtermMissesRayStart(Rule):
+    """A worker command that keeps the kubelet's SIGTERM from reaching `ray start`.
+
+    What it does
+        Reads the worker's Ray container command as KubeRay runs it. When the user wrote it
+        (it contains `ray start`, or the cluster sets `ray.io/overwrite-container-cmd`),
+        checks that `ray start --block` is the process the kubelet signals: the command
+        itself, or the last command of a bash script without traps, or started with `exec`.
+
+    Why is this bad?
+        On preemption GKE's kubelet sends SIGTERM to the container's first process. Ray 2.60's
+        `ray start --block` answers it by draining the node with reason PREEMPTION, which lets
+        Ray record a preemption and not charge the tasks' retries. A shell in front (`sh -c`,
+        `ray start ...; sleep infinity`, a trap) swallows the signal: Ray never drains, and the
+        Pod is killed at the end of its grace period like a crash.
+
+    Example
+        args: ["ray start --address=$RAY_ADDRESS && sleep infinity"]
+
+    Use instead
+        annotations: {ray.io/overwrite-container-cmd: "true"} and
+        args: ['ulimit -n 65536; eval "exec $KUBERAY_GEN_RAY_START_CMD"'] (what spotray renders).
+    """
+
+    code = "SR508"
+    name = "sigterm-misses-ray-start"
+    severity = Severity.WARNING
+    fix = 'Make `ray start --block` the last command, started with `exec` (`eval "exec $KUBERAY_GEN_RAY_START_CMD"`).'
+
+    def check(self, ctx):
+        for cluster, name, group, path in groups(ctx, workers=True):
+            found = ray_container(group)
+            if found is None:
+                continue
+            index, container = found
+            # KubeRay reads the annotation on a RayCluster's own metadata and on Pod templates
+            data = cluster.doc.data if isinstance(cluster.doc.data, dict) else {}
+            metadata = data.get("metadata") if cluster.kind == "RayCluster" else None
+            template = group.get("template")
+            annotations = {
+                **_annotations(metadata),
+                **_annotations(template.get("metadata") if isinstance(template, dict) else None),
+            }
+            script = user_start_script(container, annotations)
+            problem = sigterm_problem(script) if script is not None else None
+            if problem:
+                yield self.finding(
+                    cluster.doc,
+                    (*path, "template", "spec", "containers", index),
+                    f"{cluster.kind} {cluster.name!r} group {name!r}: SIGTERM on preemption "
+                    f"does not reach `ray start`, so Ray cannot drain: {problem}",
+                )
+
+
+def _annotations(metadata) -> dict:
+    found = metadata.get("annotations") if isinstance(metadata, dict) else None
+    return found if isinstance(found, dict) else {}
 
 
 @register
