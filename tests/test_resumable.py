@@ -200,3 +200,86 @@ def test_an_exception_fails_after_its_budget_and_a_crash_is_not_a_preemption(clu
     assert "ResumableError" in crashed.get("message", "") + crashed.get("error", ""), crashed
     statuses = [e["status"] for e in ledger(str(tmp_path), "exit")]
     assert statuses[:2] == ["crashed", "crashed"] and "preempted" not in statuses
+
+
+# Watches one node from outside (a process with the cluster's token): prints the node, then
+# when (time.time()) the GCS first lists it as draining (with the deadline) or dead; then how
+# the GCS recorded its death.
+DRAIN_WATCH = r"""
+import json, sys, time
+from spotray._local._raybridge import alive_nodes, node_death
+address, instance = sys.argv[1:3]
+(node,) = [n for n in alive_nodes(address) if n["instance_id"] == instance]
+print(json.dumps(node), flush=True)
+seen = None
+while True:
+    found = [n for n in alive_nodes(address) if n["node_id"] == node["node_id"]]
+    if seen is None and (not found or found[0]["draining_deadline_ms"]):
+        seen = {"at": time.time(), "deadline_ms": found[0]["draining_deadline_ms"] if found else None}
+        print(json.dumps(seen), flush=True)
+    if not found:
+        print(json.dumps({"death": node_death(address, node["node_id"])}), flush=True)
+        break
+    time.sleep(0.05)
+"""
+
+
+def test_the_agent_drains_its_node_and_ray_records_a_preemption(cluster):
+    """`spotray agent` on a medium-group VM, watching a metadata server the test controls:
+    at TRUE it drains that Ray node with reason PREEMPTION and a deadline of notice +
+    notice-seconds - margin. An idle node drained so ends at once; a busy one at its deadline
+    (the VM is preempted then, if it is still up). Either way Ray must record the death as
+    AUTOSCALER_DRAIN_PREEMPTED, which it does not charge to tasks' retries (ray#54182)."""
+    from .test_agent import FlakyMetadata
+
+    running = [i for i in cluster.instances() if i["group"] == "medium-group"]
+    (vm,) = [i for i in running if i["state"] == "running"]
+    env = {**os.environ, **cluster.env, "RAY_CLOUD_INSTANCE_ID": vm["id"]}
+    watch = subprocess.Popen(
+        [sys.executable, "-c", DRAIN_WATCH, cluster.address, vm["id"]],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    server = FlakyMetadata()
+    argv = ["agent", "--metadata-host", server.host, "--address", cluster.address]
+    agent = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "spotray.cli",
+            *argv,
+            "--notice-seconds",
+            "4",
+            "--margin-seconds",
+            "1",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        json.loads(watch.stdout.readline())  # the node is known
+        time.sleep(2.0)  # the agent is long-polling
+        assert agent.poll() is None
+        noticed = time.time()
+        server.set("TRUE")
+        out, _ = agent.communicate(timeout=10)
+        assert agent.returncode == 0 and "reason PREEMPTION" in out, out
+        drained = json.loads(watch.stdout.readline())
+        print(f"metadata TRUE -> node draining or gone: {drained['at'] - noticed:.2f} s")
+        assert drained["at"] - noticed < 3.0
+        if drained["deadline_ms"]:
+            deadline = drained["deadline_ms"] / 1000
+            assert abs(deadline - (noticed + 4 - 1)) < 1.0  # notice + 4 s less the 1 s margin
+            time.sleep(max(0.0, deadline - time.time()) + 0.5)
+            cluster.preempt("medium-group", share=1.0)
+        death = json.loads(watch.stdout.readline())["death"]
+        print(f"Ray recorded the death as {death}")
+        assert death == "AUTOSCALER_DRAIN_PREEMPTED"
+    finally:
+        for proc in (agent, watch):
+            if proc.poll() is None:
+                proc.kill()
+        server.close()

@@ -440,6 +440,56 @@ def down(name: NameOpt = None) -> None:
         out.print(f"local cluster {each!r} is down{dead}; {stopped} leftover process(es) stopped")
 
 
+@app.command()
+def agent(
+    metadata_host: Annotated[
+        str | None,
+        typer.Option(
+            help="HOST[:PORT] of the VM's metadata server [default: $GCE_METADATA_HOST "
+            "or metadata.google.internal]."
+        ),
+    ] = None,
+    address: Annotated[
+        str | None,
+        typer.Option(help="The GCS address [default: $RAY_ADDRESS, else this node's Ray]."),
+    ] = None,
+    node_id: Annotated[
+        str | None,
+        typer.Option(
+            help="The Ray node to drain [default: the node of "
+            "$RAY_CLOUD_INSTANCE_ID, else the one at this machine's IP]."
+        ),
+    ] = None,
+    notice_seconds: Annotated[
+        float, typer.Option(help="Seconds from the notice until the VM is stopped.")
+    ] = 30.0,
+    margin_seconds: Annotated[
+        float, typer.Option(help="The drain deadline ends this long before the stop.")
+    ] = 5.0,
+) -> None:
+    """Drain this VM's Ray node (reason PREEMPTION) when its metadata says it is preempted.
+
+    Long-polls instance/preempted; retries with backoff while the metadata server or the GCS
+    is down, slow or answers garbage; exits 0 once the node is drained (2: bad arguments)."""
+    import logging
+
+    from ._resume._agent import AgentConfig, AgentError, run_agent
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s spotray-agent %(message)s")
+    try:
+        config = AgentConfig.from_env(
+            metadata_host=metadata_host,
+            gcs_address=address,
+            node_id=node_id,
+            notice_seconds=notice_seconds,
+            margin_seconds=margin_seconds,
+        )
+    except AgentError as exc:
+        _error(exc)
+        raise typer.Exit(2) from None
+    raise typer.Exit(run_agent(config))
+
+
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def run(
     ctx: typer.Context,

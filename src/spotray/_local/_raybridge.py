@@ -113,6 +113,48 @@ def drain_node(gcs_address: str, node_id_hex: str, reason: str, message: str, de
     return GcsClient(address=gcs_address).drain_node(node_id_hex, code, message, deadline_ms)
 
 
+def alive_nodes(gcs_address: str, timeout: float = 10.0) -> list[dict]:
+    """The GCS's alive nodes, each {node_id (hex), ip, instance_id, draining_deadline_ms}, read
+    without `ray.init` (the agent runs beside a raylet, not as a driver)."""
+    from ray._raylet import GcsClient
+
+    client = GcsClient(address=gcs_address)
+    draining = dict(client.get_draining_nodes())
+    out = []
+    for node_id, info in client.get_all_node_info(timeout=timeout).items():
+        if info.state != 0:  # GcsNodeInfo.ALIVE
+            continue
+        hex_id = node_id.hex()
+        out.append(
+            {
+                "node_id": hex_id,
+                "ip": info.node_manager_address,
+                "instance_id": info.instance_id,
+                "draining_deadline_ms": draining.get(hex_id),
+            }
+        )
+    return out
+
+
+def node_death(gcs_address: str, node_id_hex: str, timeout: float = 10.0) -> str | None:
+    """How the GCS recorded a dead node's death (e.g. "AUTOSCALER_DRAIN_PREEMPTED"), or None
+    while it is alive or unknown."""
+    from ray._raylet import GcsClient
+    from ray.core.generated import common_pb2
+
+    for node_id, info in GcsClient(address=gcs_address).get_all_node_info(timeout=timeout).items():
+        if node_id.hex() == node_id_hex and info.state != 0:
+            return common_pb2.NodeDeathInfo.Reason.Name(info.death_info.reason)
+    return None
+
+
+def node_ip() -> str:
+    """This machine's address as Ray would pick it for a node started here."""
+    import ray._private.services as services
+
+    return services.get_node_ip_address()
+
+
 def draining_nodes() -> dict[str, int]:
     """The nodes the GCS is draining, as {node id (hex): deadline (ms since the epoch, 0: none)}.
     Ray Train v2 watches the same (`ray.train.v2._internal.execution.preemption`)."""
@@ -152,10 +194,14 @@ def check_compatible() -> list[str]:
         from ray.core.generated import autoscaler_pb2
 
         # GcsClient forwards unknown attributes to its InnerGcsClient
-        if not (hasattr(GcsClient, "drain_node") or hasattr(InnerGcsClient, "drain_node")):
-            missing.append("GcsClient.drain_node")
+        for name in ("drain_node", "get_all_node_info", "get_draining_nodes"):
+            if not (hasattr(GcsClient, name) or hasattr(InnerGcsClient, name)):
+                missing.append(f"GcsClient.{name}")
+        from ray.core.generated import common_pb2
+
+        common_pb2.NodeDeathInfo.Reason.Value("AUTOSCALER_DRAIN_PREEMPTED")
         autoscaler_pb2.DrainNodeReason.DRAIN_NODE_REASON_PREEMPTION  # noqa: B018
-    except (ImportError, AttributeError) as exc:
+    except (ImportError, AttributeError, ValueError) as exc:
         missing.append(f"GCS drain API ({exc})")
     try:
         import ray._private.state as state
