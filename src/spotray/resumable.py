@@ -18,15 +18,18 @@ from __future__ import annotations
 from ._resume._notice import Notice, NoticeWatcher
 from ._resume._store import CheckpointError, TaskCheckpoints, open_store
 from ._resume._task import (
+    ActorCheckpoint,
     Checkpoint,
     ResumableError,
     ResumableFunction,
     RetryAttempt,
+    actor_checkpoint,
     ledger,
     resumable,
 )
 
 __all__ = [
+    "ActorCheckpoint",
     "Checkpoint",
     "CheckpointError",
     "Notice",
@@ -35,6 +38,7 @@ __all__ = [
     "ResumableFunction",
     "RetryAttempt",
     "TaskCheckpoints",
+    "actor_checkpoint",
     "ledger",
     "open_store",
     "resumable",

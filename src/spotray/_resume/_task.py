@@ -235,6 +235,47 @@ class ResumableFunction:
         return ResumableFunction(self._remote.options(**options), self._fn, self._key)
 
 
+class ActorCheckpoint(Checkpoint):
+    """A checkpoint handle for an actor (or any long-lived object in a Ray worker): the same
+    `load`/`save`/`step`/`on_notice` as a resumable task's, watching its node from creation
+    until `close()`. Ray restarts actors (`max_restarts`); this brings their state along."""
+
+    def __init__(self, tasks: TaskCheckpoints) -> None:
+        super().__init__(tasks, attempt=len(tasks.ledger()))
+        entry = {"attempt": self.attempt, "started": time.time(), "status": "running"}
+        self._ledger = [*tasks.ledger(), entry]
+        tasks.write_ledger(self._ledger)
+
+        def noticed(notice: Notice) -> None:
+            entry.update(status="preempted", notice_at=notice.at, notice_source=notice.source)
+            self._noticed(notice)
+            entry.update(saved_after_notice=round(time.time() - notice.at, 3), saves=self.saves)
+            tasks.write_ledger(self._ledger)
+
+        self._watcher = NoticeWatcher(noticed).start()
+
+    def close(self) -> None:
+        """Stop watching (the actor is done)."""
+        self._watcher.stop()
+
+
+def actor_checkpoint(*, store: str, key: str) -> ActorCheckpoint:
+    """A checkpoint for an actor, keyed by `key` (give each logical actor its own), to create
+    in its `__init__`: `load()` returns what its previous incarnation saved; `step(state)`
+    after each unit of work is saved at once when a preemption notice comes.
+
+        class Tally:
+            def __init__(self):
+                self.ckpt = actor_checkpoint(store="/shared/ckpt", key="tally")
+                self.state = self.ckpt.load(default={"rows": 0})
+            def __call__(self, batch):
+                self.state = {"rows": self.state["rows"] + len(batch)}
+                self.ckpt.step(self.state)
+                return batch
+    """
+    return ActorCheckpoint(TaskCheckpoints(open_store(store), key))
+
+
 def ledger(store: str, key: str) -> list[dict]:
     """A task's attempts, as its ledger records them (for reports and tests)."""
     return TaskCheckpoints(open_store(store), key).ledger()
