@@ -17,6 +17,7 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import stat
@@ -232,6 +233,12 @@ class LocalCluster:
         return stop_leftovers(self.name)
 
 
+def node_temp_root(cluster_id: str) -> Path:
+    """Where a cluster's worker nodes keep Ray's temp files (sessions, sockets, logs): short,
+    since Ray puts its Unix sockets below it (at most 107 bytes on Linux); removed by `down`."""
+    return Path(tempfile.gettempdir()) / f"spotray-ray-{os.getuid()}" / cluster_id[:8]
+
+
 def _cluster_id(name: str) -> str | None:
     try:
         return json.loads((state_dir(name) / "cluster.json").read_text()).get("id")
@@ -300,6 +307,9 @@ def stop_leftovers(name: str, *, grace: float = 10.0) -> int:
         with contextlib.suppress(psutil.Error):
             proc.kill()
     psutil.wait_procs(alive, timeout=5)
+    cluster_id = _cluster_id(name)
+    if cluster_id:
+        shutil.rmtree(node_temp_root(cluster_id), ignore_errors=True)
     state = state_dir(name)
     for file in (PROCESSES_FILE, "controller.json"):
         (state / file).unlink(missing_ok=True)

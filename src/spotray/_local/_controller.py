@@ -22,7 +22,7 @@ from pathlib import Path
 from .._bounds import count, finite, share
 from .._errors import SpotrayError
 from ._cloud import MAX_STOCKOUT_SECONDS, Cloud, Instance, Stockout, ray_command
-from ._cluster import PROCESSES_FILE, SECRET_FILE, auth_env
+from ._cluster import PROCESSES_FILE, SECRET_FILE, auth_env, node_temp_root
 from ._raybridge import (
     ENV_AUTOSCALER_V2,
     ENV_CLOUD_INSTANCE_ID,
@@ -53,6 +53,15 @@ RAY_ENV = {
     ENV_UPDATE_INTERVAL: "1",
     "RAY_USAGE_STATS_ENABLED": "0",
 }
+
+
+def node_temp_dir(cluster_id: str, instance_id: str) -> str:
+    """A temp dir of each worker's own. In one shared dir, `ray start`s launched together pick
+    the same "next free" socket name (ray/_private/node.py, `_make_inc_temp`), and both raylets
+    die with "bind: Address already in use" (seen when a group scaled up by two at once)."""
+    folder = node_temp_root(cluster_id) / instance_id.rsplit("-", 1)[-1]
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return str(folder)
 
 
 def launcher(config: dict, state: Path):
@@ -102,6 +111,7 @@ def launcher(config: dict, state: Path):
                 f"--object-store-memory={OBJECT_STORE_BYTES}",
                 f"--labels={labels}",
                 "--dashboard-agent-listen-port=0",
+                f"--temp-dir={node_temp_dir(config['id'], inst.id)}",
             ]
         out = open(logs / f"{inst.id}.log", "ab")  # noqa: SIM115 - the child owns it
         try:
