@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,36 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 EXAMPLES = ROOT / "examples"
 DATA = Path(__file__).resolve().parent / "data"
+
+
+def wait_until(predicate, timeout: float, what: str, every: float = 0.1):
+    """Poll `predicate` until it returns something true (returned), or fail after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def driver(cluster, argv: list[str], env: dict | None = None) -> subprocess.Popen:
+    """A Ray driver process for a local cluster (its env: token, address), output captured."""
+    return subprocess.Popen(
+        argv,
+        env={**os.environ, **cluster.env, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def last_json(proc: subprocess.Popen, timeout: float = 300) -> dict:
+    """The last JSON line a driver printed, once it has ended."""
+    out, _ = proc.communicate(timeout=timeout)
+    found = [line for line in out.splitlines() if line.startswith("{")]
+    assert found, out[-3000:]
+    return json.loads(found[-1])
 
 
 def shared(*parts: str) -> Path:

@@ -21,6 +21,7 @@ import spotray
 from spotray import local
 
 from .conftest import EXAMPLES, ROOT
+from .conftest import wait_until as _wait_until
 
 pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("local_state_dir")]
 SPEC = ROOT / "tests" / "data" / "local-spec.yaml"
@@ -171,13 +172,7 @@ def running(cluster, group: str) -> list[dict]:
 
 
 def wait_until(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
+    return _wait_until(predicate, timeout, what, every=0.5)
 
 
 def test_min_nodes_come_up_with_the_cluster(cluster):

@@ -12,8 +12,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import time
 
@@ -22,7 +20,7 @@ import pytest
 import spotray
 from spotray import local
 
-from .conftest import ROOT
+from .conftest import ROOT, driver, last_json, wait_until
 
 pytest.importorskip("pyarrow")
 pytest.importorskip("pandas")
@@ -148,39 +146,11 @@ def lines(path) -> list[str]:
     return path.read_text().split() if path.exists() else []
 
 
-def wait_until(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def driver(cluster, script: str, *args, env: dict | None = None) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-c", script, *map(str, args)],
-        env={**os.environ, **cluster.env, **(env or {})},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
-def outcome(proc, timeout=240) -> dict:
-    out, _ = proc.communicate(timeout=timeout)
-    found = [line for line in out.splitlines() if line.startswith("{")]
-    assert found, out[-3000:]
-    return json.loads(found[-1])
-
-
 def test_train_v2_hears_of_the_preemption_and_resumes_from_its_checkpoint(cluster, tmp_path):
     steps = 40
     proc = driver(
         cluster,
-        TRAIN,
-        tmp_path,
-        steps,
+        [sys.executable, "-c", TRAIN, str(tmp_path), str(steps)],
         env={"RAY_TRAIN_PREEMPTION_POLL_INTERVAL_S": str(POLL_SECONDS)},
     )
     log = tmp_path / "train.jsonl"
@@ -191,7 +161,7 @@ def test_train_v2_hears_of_the_preemption_and_resumes_from_its_checkpoint(cluste
     )
     preempted_at = time.time()
     assert cluster.preempt("small-group", share=1.0)
-    result = outcome(proc)
+    result = last_json(proc, 240)
     assert result["ok"], result
     events = records(log)
     told = [r for r in events if r["event"] == "preemption"]
@@ -212,11 +182,11 @@ def test_train_v2_hears_of_the_preemption_and_resumes_from_its_checkpoint(cluste
 @pytest.mark.parametrize("mode", ["plain", "resumable"])
 def test_ray_data_keeps_every_row_and_resumable_keeps_the_actor_state(cluster, tmp_path, mode):
     n, blocks = 1600, 32
-    proc = driver(cluster, DATA, tmp_path, mode, n, blocks)
+    proc = driver(cluster, [sys.executable, "-c", DATA, str(tmp_path), mode, str(n), str(blocks)])
     calls = tmp_path / f"{mode}.calls"
     wait_until(lambda: len(lines(calls)) >= 8, 180, "the pipeline to run")
     assert cluster.preempt("small-group", share=1.0)
-    result = outcome(proc)
+    result = last_json(proc, 240)
     redone = len(lines(calls)) - blocks
     print(f"{mode}: {result}; batches run {len(lines(calls))} for {blocks} (redone {redone})")
     # what Ray Data itself guarantees: every row once, through the preemption

@@ -18,7 +18,7 @@ import spotray
 from spotray import local
 from spotray.resumable import ledger
 
-from .conftest import ROOT
+from .conftest import ROOT, driver, last_json, wait_until
 
 pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("local_state_dir")]
 SPEC = ROOT / "tests" / "data" / "local-spec.yaml"
@@ -77,36 +77,17 @@ def cluster(local_state_dir):
 
 def start(cluster, store, key, *, mode="resumable", steps=20, step_s=0.5, retries=1, fail="-"):
     argv = [sys.executable, "-c", DRIVER, mode, str(store), key, str(steps), str(step_s)]
-    return subprocess.Popen(
-        [*argv, str(retries), fail],
-        env={**os.environ, **cluster.env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    return driver(cluster, [*argv, str(retries), fail])
 
 
 def result(proc, timeout=300) -> dict:
-    out, _ = proc.communicate(timeout=timeout)
-    lines = [line for line in out.splitlines() if line.startswith("{")]
-    assert lines, out
-    return json.loads(lines[-1])
+    return last_json(proc, timeout)
 
 
 def steps_run(store, key) -> list[tuple[int, int]]:
     path = store / f"{key}.steps"
     text = path.read_text() if path.exists() else ""
     return [tuple(map(int, line.split())) for line in text.splitlines()]
-
-
-def wait_until(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def preempt_when_running(cluster, store, key, *, after_steps: int) -> float:
