@@ -140,7 +140,8 @@ def test_fix_no_prestop_ray_stop(seed_cluster, our_cluster):
     assert all("ray stop" in cmd for cmd in seed_hooks)
     for group in our_cluster["spec"]["workerGroupSpecs"]:
         for container in group["template"]["spec"]["containers"]:
-            assert "lifecycle" not in container
+            hook = container["lifecycle"]["preStop"]["exec"]["command"]  # issue 9: a drain
+            assert "ray stop" not in " ".join(hook) and "ray drain-node" in hook[-1]
 
 
 def test_fix_head_group_pinned_to_on_demand_pool(seed_cluster, our_cluster):

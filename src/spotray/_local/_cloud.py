@@ -68,6 +68,8 @@ class Cloud:
     window_seconds: float = 15.0  # the Pods' share of the Spot shutdown window (time-scaled)
     notice_seconds: float = NOTICE_TO_SIGTERM_SECONDS
     provision_seconds: float = 0.0
+    # what runs between the notice and SIGTERM, as a Pod's preStop hook does (the drain)
+    pre_stop: Callable[[Instance], None] | None = None
     clock: Callable[[], float] = time.monotonic
     events: list[dict] = field(default_factory=list)
     instances: dict[str, Instance] = field(default_factory=dict)
@@ -338,7 +340,15 @@ class Cloud:
 
     def _preemption(self, inst: Instance) -> None:
         time.sleep(self.notice_seconds)
-        self._stop(inst, max(0.0, self.window_seconds - self.notice_seconds), preempted=True)
+        started = time.monotonic()
+        if self.pre_stop is not None:
+            try:
+                self.pre_stop(inst)
+                self._event("pre-stop", inst)
+            except Exception as exc:  # as `|| true` in the hook: SIGTERM follows regardless
+                self._event("pre-stop-failed", inst, error=f"{type(exc).__name__}: {exc}"[:300])
+        spent = self.notice_seconds + (time.monotonic() - started)
+        self._stop(inst, max(0.0, self.window_seconds - spent), preempted=True)
 
     def _stop(self, inst: Instance, grace: float, *, preempted: bool = False) -> None:
         with self._lock:

@@ -401,6 +401,12 @@ def up(
     if idle is None:
         idle = plan.autoscaler_idle_timeout_seconds or DEFAULT_IDLE_TIMEOUT_SECONDS
     window = plan.shutdown.grace_period_seconds / time_scale
+    drain = (
+        drain_seconds
+        if drain_seconds is not None
+        else max(1, int(plan.shutdown.drain_timeout_seconds / time_scale))
+    )
+    predrain = plan.shutdown.predrain_seconds
     config = {
         "name": plan.name,
         "id": secrets.token_hex(8),
@@ -412,9 +418,9 @@ def up(
         "client_port": _free_port(),
         "window_seconds": window,
         "notice_seconds": min(1.0 / time_scale, window / 2),
-        "drain_seconds": drain_seconds
-        if drain_seconds is not None
-        else max(1, int(plan.shutdown.drain_timeout_seconds / time_scale)),
+        "drain_seconds": drain,
+        # the rendered preStop drain, time-scaled, and before `ray start`'s own drain ends
+        "predrain_seconds": None if predrain is None else min(predrain / time_scale, drain * 0.8),
         "provision_seconds": provision_seconds,
         "idle_timeout_seconds": idle,
     }

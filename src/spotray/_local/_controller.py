@@ -30,6 +30,8 @@ from ._raybridge import (
     ENV_START_HOOK,
     ENV_UPDATE_INTERVAL,
     START_HOOK,
+    alive_nodes,
+    drain_node,
     tags,
 )
 from ._schedule import MAX_SCHEDULE_SECONDS
@@ -172,6 +174,21 @@ def autoscaler_config(config: dict, controller_url: str, state: Path) -> dict:
     }
 
 
+def predrainer(config: dict):
+    """The Pods' preStop drain (see _render.predrain_hook): reason PREEMPTION, deadline
+    `predrain_seconds` away, for the node of the instance being stopped."""
+    gcs = f"127.0.0.1:{config['gcs_port']}"
+    seconds = float(config["predrain_seconds"])
+
+    def pre_stop(inst: Instance) -> None:
+        nodes = [n for n in alive_nodes(gcs, timeout=5) if n["instance_id"] == inst.id]
+        for node in nodes:
+            deadline_ms = int((time.time() + seconds) * 1000)
+            drain_node(gcs, node["node_id"], "preemption", "Pod terminating (preStop)", deadline_ms)
+
+    return pre_stop
+
+
 class Controller:
     def __init__(self, config: dict, state: Path) -> None:
         self.config = config
@@ -182,6 +199,7 @@ class Controller:
             launch=launcher(config, state),
             window_seconds=config["window_seconds"],
             notice_seconds=config["notice_seconds"],
+            pre_stop=predrainer(config) if config.get("predrain_seconds") else None,
             provision_seconds=config["provision_seconds"],
         )
         self.secret = (state / SECRET_FILE).read_text().strip()

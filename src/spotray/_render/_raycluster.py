@@ -28,6 +28,20 @@ RAY_COMMAND = ["/bin/bash", "-c", "--"]
 RAY_ARGS = ['ulimit -n 65536; eval "exec $KUBERAY_GEN_RAY_START_CMD"']
 
 
+def predrain_hook(seconds: int) -> dict:
+    """A worker's preStop hook: before the kubelet's SIGTERM, ask the GCS to drain this node
+    with reason PREEMPTION and a deadline `seconds` away (Plan.shutdown.predrain_seconds has
+    why). `ray drain-node` is Ray's own CLI (its default node: the one it runs on); `timeout`
+    keeps an unreachable GCS from holding up the Pod's deletion, and `|| true` lets SIGTERM
+    follow whatever happened."""
+    script = (
+        f"timeout 15 ray drain-node --reason DRAIN_NODE_REASON_PREEMPTION "
+        f"--reason-message 'Pod terminating (spotray preStop)' "
+        f"--deadline-remaining-seconds {seconds} || true"
+    )
+    return {"preStop": {"exec": {"command": ["/bin/sh", "-c", script]}}}
+
+
 def drop_none(value: Any) -> Any:
     """Recursively drop `None` values from dicts (lists keep their items)."""
     if isinstance(value, dict):
@@ -98,6 +112,9 @@ def pod_template(group: RayGroup, plan: Plan) -> dict:
         "args": list(RAY_ARGS),
         "env": _env(group, plan),
         "resources": _resources(group),
+        "lifecycle": predrain_hook(plan.shutdown.predrain_seconds)
+        if not group.is_head and plan.shutdown.predrain_seconds
+        else None,
         "securityContext": plan.security.container_security_context,
     }
     v2 = plan.autoscaling and plan.autoscaler_version == "v2"
