@@ -254,7 +254,7 @@ def test_a_preempted_node_of_a_group_with_min_nodes_is_replaced(cluster):
     )
     assert new[0]["replacement"]
     events = [e["event"] for e in cluster.events() if e.get("instance") == old["id"]]
-    assert events[-4:] == ["notice", "sigterm", "kill", "terminated"]
+    assert events[-5:] == ["notice", "pre-stop", "sigterm", "kill", "terminated"]
 
 
 def test_a_stockout_keeps_a_preempted_node_from_being_replaced_until_it_ends(cluster):
@@ -305,7 +305,7 @@ def test_a_job_finishes_exactly_while_nodes_are_preempted(cluster):
     for inst in noticed:
         kinds = [e["event"] for e in events if e.get("instance") == inst]
         i = kinds.index("notice")
-        assert kinds[i : i + 3] == ["notice", "sigterm", "kill"], kinds
+        assert kinds[i : i + 4] == ["notice", "pre-stop", "sigterm", "kill"], kinds
     # the report's counts are Ray's: compare with the state API, asked independently
     attempts = settled_attempts(cluster, job_ids(cluster) - before)
     failed = [a for a in attempts if a["state"] == "FAILED"]

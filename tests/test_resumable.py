@@ -282,31 +282,28 @@ time.sleep(600)
 """
 
 
+# The medium-group node that is alive in the GCS (a VM just drained while idle may still be
+# listed as running for a moment), as {"node_id", "instance_id"}.
+ALIVE_MEDIUM = r"""
+import json, sys, time
+from spotray._local._raybridge import alive_nodes
+for _ in range(600):
+    found = [n for n in alive_nodes(sys.argv[1]) if n["instance_id"].startswith("medium-group-")
+             and not n["draining_deadline_ms"]]
+    if found:
+        print(json.dumps(found[0]), flush=True)
+        break
+    time.sleep(0.1)
+"""
+
+
 def busy_medium_node(cluster) -> tuple[dict, str, subprocess.Popen]:
-    """The running medium-group VM, its Ray node id, and a driver keeping it busy."""
-    vm = wait_until(
-        lambda: next(
-            (
-                i
-                for i in cluster.instances()
-                if i["group"] == "medium-group" and i["state"] == "running"
-            ),
-            None,
-        ),
-        60,
-        "a running medium-group VM",
-    )
+    """A live medium-group VM, its Ray node id, and a driver keeping it busy."""
+    node = last_json(driver(cluster, [sys.executable, "-c", ALIVE_MEDIUM, cluster.address]), 120)
+    (vm,) = [i for i in cluster.instances() if i["id"] == node["instance_id"]]
     proc = driver(cluster, [sys.executable, "-c", BUSY])
-    watch = driver(cluster, [sys.executable, "-c", DRAIN_WATCH, cluster.address, vm["id"]])
-    seen = []  # Ray may log to stderr (merged) before the node's line
-    while not (seen and seen[-1].startswith("{")) and (line := watch.stdout.readline()):
-        seen.append(line)
-    watch.kill()
-    watch.wait()
-    assert seen and seen[-1].startswith("{"), f"{vm}: {''.join(seen)}"
-    node = json.loads(seen[-1])["node_id"]
     time.sleep(4)  # the task runs
-    return vm, node, proc
+    return vm, node["node_id"], proc
 
 
 def death_of(cluster, node: str) -> str:
@@ -350,9 +347,10 @@ def test_the_rendered_prestop_hook_is_a_drain_ray_accepts(cluster):
     try:
         script = predrain_hook(1)["preStop"]["exec"]["command"][-1]
         script = script.replace(" || true", f" --address {cluster.address} --node-id {node}")
+        path = f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}"  # Ray's `ray` CLI
         hook = subprocess.run(
             ["/bin/sh", "-c", script],
-            env={**os.environ, **cluster.env},
+            env={**os.environ, **cluster.env, "PATH": path},
             capture_output=True,
             text=True,
             timeout=60,
