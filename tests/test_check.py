@@ -34,7 +34,8 @@ def test_seed_files_yield_exactly_the_known_faults():
     assert [(f.code, f.line) for f in serious] == [
         ("SR601", 10),  # node_locations = "us-central1" (medium-worker)
         ("SR601", 10),  # ... and small-worker
-        ("SR202", 8),  # the head group's placement is missing
+        # no SR202: the head's placement is elided, but both pools are tainted, so it cannot
+        # land on them (issue 10: SR202 speaks only when the head can reach Spot)
         ("SR501", 35),  # preStop ray stop, small-group
         ("SR304", 42),  # small-group packing, with a suggested size
         ("SR501", 77),  # preStop ray stop, medium-group
@@ -241,7 +242,7 @@ def test_sarif_validates_against_the_schema(tmp_path, capsys):
     jsonschema.validate(log, json.loads(schema_path.read_text()))
     results = log["runs"][0]["results"]
     assert {r["ruleId"] for r in results} == {
-        *("SR601", "SR202", "SR501", "SR304", "SR403", "SR506"),
+        *("SR601", "SR501", "SR304", "SR403", "SR506"),
         *("SR701", "SR703", "SR704", "SR705", "SR706", "SR707"),
     }
     assert all(r["locations"][0]["physicalLocation"]["region"]["startLine"] for r in results)
@@ -298,13 +299,20 @@ def test_check_spec_cli(capsys):
     assert main(["check", "--spec", spec, "--fail-on", "warning"]) == 0
     assert "4 finding(s): 0 error, 0 warning, 4 info" in capsys.readouterr().out
     assert main(["check", "--spec", spec, "--fail-on", "info"]) == 1
-    assert main(["check", "--spec", spec, "--fail-on", "info", "--ignore", "SR506,SR706"]) == 1
+    # comma-separated lists and repeated flags, as ruff takes them
+    assert main(["check", "--spec", spec, "--fail-on", "info", "--ignore", "SR506,SR706"]) == 0
     assert (
         main(
             ["check", "--spec", spec, "--fail-on", "info", "--ignore", "SR506", "--ignore", "SR706"]
         )
         == 0
     )
+    assert main(["check", "--spec", spec, "--fail-on", "info", "--select", "SR5,SR7"]) == 1
+    capsys.readouterr()
+    # a code that names no rule is bad input, not a check of nothing
+    assert main(["check", "--spec", spec, "--select", "SR9"]) == 2
+    assert main(["check", "--spec", spec, "--ignore", "SR202,E501"]) == 2
+    assert "'E501': no rule code starts with it" in capsys.readouterr().err
 
 
 _ = Path
@@ -410,3 +418,26 @@ def test_sr707_leaves_secure_boot_that_a_module_caller_decides_alone():
     # terraform-google-modules: enable_secure_boot = lookup(each.value, "enable_secure_boot", ...)
     path = shared("realworld", "tgm-gke-module-cluster-impl.tf")
     assert "SR707" not in {f.code for f in run_checks(read_paths([str(path)]))}
+
+
+# SR202 over real files (issue 10): KubeRay's 82 samples have no Spot pool in sight, so an
+# unpinned head is no error there; the one sample whose workers ask for Spot gets a warning; and
+# the Autopilot example from kubernetes-engine-samples whose head selects Spot is an error.
+SR202_VERDICTS = {
+    "kuberay-samples/ray-cluster-label-selector.yaml": ["warning"],  # workers select gke-spot
+    "realworld/kes-verl-raycluster-autopilot-spot.yaml": ["error"],  # head: gke-spot "true"
+}
+
+
+def test_sr202_on_kuberays_samples_and_the_realworld_manifests():
+    files = sorted(shared("kuberay-samples").glob("*.yaml")) + sorted(
+        shared("realworld").glob("*.yaml")
+    )
+    assert len(files) > 82
+    seen = {}
+    for path in files:
+        docs = read_paths([str(path)])
+        found = [f.severity.name.lower() for f in run_checks(docs, select=["SR202"])]
+        if found:
+            seen[f"{path.parent.name}/{path.name}"] = found
+    assert seen == SR202_VERDICTS

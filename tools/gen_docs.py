@@ -116,7 +116,8 @@ edit by hand. -->
 `spotray check` reads RayCluster, RayJob and RayService manifests, GKE node pools (Terraform,
 a `nodePools:` YAML file, `--pool` flags) or a spotray spec, and reports findings by rule code.
 `spotray rule CODE` prints one rule's page. Select and ignore rules by code prefix
-(`--select SR1,SR2 --ignore SR105`). Exit code: 0 clean, 1 findings at or above `--fail-on`
+(`--select SR1,SR2 --ignore SR105`: comma-separated lists or repeated flags, as ruff takes them;
+a prefix that names no rule is bad input). Exit code: 0 clean, 1 findings at or above `--fail-on`
 (default `error`), 2 bad input.
 
 Families: SR0xx what the inputs let us check, SR1xx KubeRay parity (what KubeRay 1.7 rejects),

@@ -207,10 +207,14 @@ def check(
         ),
     ] = None,
     select: Annotated[
-        list[str] | None, typer.Option("--select", help="Only rules with these code prefixes.")
+        list[str] | None,
+        typer.Option(
+            "--select", help="Only rules with these code prefixes (SR1,SR501; repeatable)."
+        ),
     ] = None,
     ignore: Annotated[
-        list[str] | None, typer.Option("--ignore", help="Skip rules with these code prefixes.")
+        list[str] | None,
+        typer.Option("--ignore", help="Skip rules with these code prefixes (comma-separated)."),
     ] = None,
     output_format: Annotated[
         OutputFormat, typer.Option("--output-format", help="text, json or sarif (2.1.0).")

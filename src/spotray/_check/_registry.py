@@ -61,13 +61,37 @@ def register(cls: type[Rule]) -> type[Rule]:
     return cls
 
 
+def code_prefixes(values: list[str] | None, flag: str) -> list[str]:
+    """Code prefixes from repeated flags and comma-separated lists (`SR1,SR5`), as ruff takes
+    them; a prefix that names no rule (`SR9`, `E501`) is an InputError, never a silent no-op."""
+    from .._errors import InputError
+
+    out = []
+    for value in values or []:
+        for part in str(value).split(","):
+            prefix = part.strip().upper()
+            if not prefix:
+                continue
+            if prefix != "ALL" and not any(code.startswith(prefix) for code in RULES):
+                raise InputError(f"{flag} {part.strip()!r}: no rule code starts with it")
+            out.append(prefix)
+    return out
+
+
 def select_rules(select: list[str] | None, ignore: list[str] | None) -> list[type[Rule]]:
-    """Rules whose code starts with a `select` prefix (default: all) and with no `ignore` prefix."""
+    """Rules whose code starts with a `select` prefix (default: all) and with no `ignore` prefix.
+    Each list may hold comma-separated prefixes; `ALL` selects every rule."""
+    chosen_prefixes = code_prefixes(select, "--select")
+    ignored = code_prefixes(ignore, "--ignore")
     chosen = []
     for code in sorted(RULES):
-        if select and not any(code.startswith(p.upper()) for p in select):
+        if (
+            chosen_prefixes
+            and "ALL" not in chosen_prefixes
+            and not any(code.startswith(p) for p in chosen_prefixes)
+        ):
             continue
-        if ignore and any(code.startswith(p.upper()) for p in ignore):
+        if any(code.startswith(p) for p in ignored) or "ALL" in ignored:
             continue
         chosen.append(RULES[code])
     return chosen

@@ -62,21 +62,73 @@ class LandsNowhere(Rule):
             )
 
 
+# Node labels by which a Pod asks for Spot (or preemptible) capacity, and the values that mean
+# yes: GKE Standard's Spot and preemptible node labels, and the node-provisioning label GKE puts
+# on Spot nodes (Autopilot selects Spot by it).
+SPOT_SELECTORS = {
+    "cloud.google.com/gke-spot": {"true"},
+    "cloud.google.com/gke-preemptible": {"true"},
+    "cloud.google.com/gke-provisioning": {"spot", "preemptible"},
+}
+
+
+def selects_spot(spec: dict) -> bool:
+    """Whether a Pod spec explicitly asks for Spot nodes: a nodeSelector or a required
+    node-affinity expression that only Spot (or preemptible) nodes satisfy."""
+    selector = spec.get("nodeSelector")
+    if isinstance(selector, dict) and any(
+        str(selector.get(key, "")).lower() in values for key, values in SPOT_SELECTORS.items()
+    ):
+        return True
+    affinity = spec.get("affinity")
+    node = affinity.get("nodeAffinity") if isinstance(affinity, dict) else None
+    required = (
+        node.get("requiredDuringSchedulingIgnoredDuringExecution")
+        if isinstance(node, dict)
+        else None
+    )
+    terms = required.get("nodeSelectorTerms") if isinstance(required, dict) else None
+    for term in terms if isinstance(terms, list) else []:
+        exprs = term.get("matchExpressions") if isinstance(term, dict) else None
+        for expr in exprs if isinstance(exprs, list) else []:
+            if not isinstance(expr, dict) or expr.get("key") not in SPOT_SELECTORS:
+                continue
+            values = {str(v).lower() for v in expr.get("values") or []}
+            wanted = SPOT_SELECTORS[expr["key"]]
+            if expr.get("operator") == "Exists" or (
+                expr.get("operator") == "In" and values and values <= wanted
+            ):
+                return True
+    return False
+
+
+def targets_spot(spec: dict) -> bool:
+    """A worker Pod spec meant for Spot: it selects Spot nodes or tolerates GKE's Spot taint."""
+    tolerations = spec.get("tolerations")
+    tolerated = any(
+        isinstance(t, dict) and t.get("key") in SPOT_SELECTORS
+        for t in (tolerations if isinstance(tolerations, list) else [])
+    )
+    return tolerated or selects_spot(spec)
+
+
 @register
 class HeadCanLandOnSpot(Rule):
-    """A head Pod that can land on a Spot node, or whose placement is not set at all.
+    """A head Pod that can land on a Spot node.
 
     What it does
-        Reports a head group that can be scheduled on a Spot pool, and a head group with no
-        node affinity or nodeSelector at all (it can land anywhere, Spot included, once a Spot
-        pool exists without a taint).
+        An error when the head explicitly selects Spot (or preemptible) nodes, or when, among
+        the given node pools, it can be scheduled on a Spot pool. Without pools: a warning when
+        the head has no placement at all while worker groups of the same cluster target Spot
+        (then nothing keeps the head off the Spot nodes they bring); otherwise silent, since
+        nothing says Spot capacity is in sight.
 
     Why is this bad?
         The head runs the GCS, the autoscaler and usually the driver: when its node is
         preempted, every running job and the cluster's state are lost.
 
     Example
-        headGroupSpec: {template: {spec: {containers: [...]}}}   # no placement
+        headGroupSpec.template.spec.nodeSelector: {cloud.google.com/gke-spot: "true"}
 
     Use instead
         Pin the head to an on-demand pool: node affinity `cloud.google.com/gke-nodepool In [ray-head]`
@@ -93,24 +145,29 @@ class HeadCanLandOnSpot(Rule):
             if name != "head":
                 continue
             spec = pod_spec(group)
+            where = f"{cluster.kind} {cluster.name!r}"
+            if selects_spot(spec):
+                yield self.finding(cluster.doc, path, f"{where}: the head selects Spot nodes")
+                continue
+            if ctx.pools:
+                spot = [p for p in ctx.placement(cluster, group, path).pools if p.spot]
+                if spot:
+                    yield self.finding(
+                        cluster.doc,
+                        path,
+                        f"{where}: the head can land on Spot pool(s) {_names(spot)}",
+                    )
+                continue
             affinity = spec.get("affinity", {}) if isinstance(spec.get("affinity"), dict) else {}
-            if not spec.get("nodeSelector") and not affinity.get("nodeAffinity"):
+            placed = spec.get("nodeSelector") or affinity.get("nodeAffinity")
+            workers = [g for c, n, g, _ in groups(ctx, workers=True, cluster=cluster)]
+            if not placed and any(targets_spot(pod_spec(g)) for g in workers):
                 yield self.finding(
                     cluster.doc,
                     path,
-                    f"{cluster.kind} {cluster.name!r}: the head group has no placement "
-                    "(no node affinity or nodeSelector), so nothing keeps it off Spot nodes",
-                )
-                continue
-            if not ctx.pools:
-                continue
-            spot = [p for p in ctx.placement(cluster, group, path).pools if p.spot]
-            if spot:
-                yield self.finding(
-                    cluster.doc,
-                    path,
-                    f"{cluster.kind} {cluster.name!r}: the head can land on Spot pool(s) "
-                    f"{_names(spot)}",
+                    f"{where}: the head has no placement (no node affinity or nodeSelector) "
+                    "while worker groups target Spot, so nothing keeps it off Spot nodes",
+                    severity=Severity.WARNING,
                 )
 
 
