@@ -34,8 +34,9 @@ UNKNOWN = _Unknown()
 _TOKEN = re.compile(
     r"""\s*(?:
     (?P<str>"(?:[^"\\]|\\.)*")
-  | (?P<num>-?\d+(?:\.\d+)?)
+  | (?P<num>\d+(?:\.\d+)?)
   | (?P<name>[A-Za-z_][A-Za-z0-9_-]*)
+  | (?P<op>==|!=|<=|>=|&&|\|\||[<>!?:+\-*/%])
   | (?P<punct>[()\[\],.])
 )""",
     re.X,
@@ -53,6 +54,7 @@ class Scope:
     variables: dict[str, Any] = field(default_factory=dict)
     each_key: Any = UNKNOWN
     each_value: Any = UNKNOWN
+    count_index: Any = UNKNOWN
 
 
 def _tokens(text: str) -> list[tuple[str, str]]:
@@ -87,6 +89,49 @@ class _Parser:
         return tok
 
     def expr(self) -> Any:
+        """Terraform's operators by precedence: `c ? a : b`, `||`, `&&`, `== !=`,
+        `< <= > >=`, unary `!`; an unknown operand makes the result unknown (but for a known
+        `true ||` / `false &&`)."""
+        cond = self.binary(0)
+        if self.peek() != ("op", "?"):
+            return cond
+        self.take("?")
+        yes = self.expr()
+        self.take(":")
+        no = self.expr()
+        if cond is UNKNOWN or not isinstance(cond, bool):
+            return UNKNOWN
+        return yes if cond else no
+
+    _LEVELS = (("||",), ("&&",), ("==", "!="), ("<", "<=", ">", ">="), ("+", "-"), ("*", "/", "%"))
+
+    def binary(self, level: int) -> Any:
+        if level == len(self._LEVELS):
+            return self.unary()
+        left = self.binary(level + 1)
+        while (tok := self.peek()) is not None and tok[0] == "op" and tok[1] in self._LEVELS[level]:
+            op = self.take()[1]
+            right = self.binary(level + 1)
+            left = _apply(op, left, right)
+        return left
+
+    def unary(self) -> Any:
+        if self.peek() == ("op", "!"):
+            self.take("!")
+            value = self.unary()
+            return (not value) if isinstance(value, bool) else UNKNOWN
+        if self.peek() == ("op", "-"):
+            self.take("-")
+            value = self.unary()
+            return _apply("-", 0, value)
+        if self.peek() == ("punct", "("):
+            self.take("(")
+            value = self.expr()
+            self.take(")")
+            return value
+        return self.primary()
+
+    def primary(self) -> Any:
         kind, value = self.take()
         if kind == "str":
             return _unescape(value[1:-1])
@@ -139,6 +184,9 @@ class _Parser:
         elif root == "var":
             self.take(".")
             value = self.scope.variables.get(self.take()[1], UNKNOWN)
+        elif root == "count":
+            self.take(".")
+            value = self.scope.count_index if self.take()[1] == "index" else UNKNOWN
         else:
             value = UNKNOWN
         while (tok := self.peek()) in (("punct", "."), ("punct", "[")):
@@ -160,6 +208,37 @@ class _Parser:
         return value
 
 
+def _apply(op: str, left: Any, right: Any) -> Any:
+    if op == "||" and (left is True or right is True):
+        return True
+    if op == "&&" and (left is False or right is False):
+        return False
+    if left is UNKNOWN or right is UNKNOWN:
+        return UNKNOWN
+    if op in ("||", "&&"):
+        if not (isinstance(left, bool) and isinstance(right, bool)):
+            raise _Fail(f"{op} needs bools")
+        return left or right if op == "||" else left and right
+    if op in ("==", "!="):
+        return (left == right) == (op == "==")
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (left, right))
+    if not numbers:
+        raise _Fail(f"{op} needs numbers")
+    if op in ("/", "%") and right == 0:
+        raise _Fail("division by zero")
+    return {
+        "<": lambda: left < right,
+        "<=": lambda: left <= right,
+        ">": lambda: left > right,
+        ">=": lambda: left >= right,
+        "+": lambda: left + right,
+        "-": lambda: left - right,
+        "*": lambda: left * right,
+        "/": lambda: left / right,
+        "%": lambda: left % right,
+    }[op]()
+
+
 def evaluate(value: Any, scope: Scope, *, keep_unknown: bool = False) -> Any:
     """The value of a python-hcl2 value: literals as Python values, expressions evaluated.
 
@@ -177,6 +256,9 @@ def evaluate(value: Any, scope: Scope, *, keep_unknown: bool = False) -> Any:
         return value
     if len(value) >= 2 and value[0] == '"' and value[-1] == '"' and "${" not in value:
         return _unquote(value)
+    if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
+        result = _template(value[1:-1], scope)
+        return (value if keep_unknown else UNKNOWN) if result is UNKNOWN else result
     text = value[2:-1] if value.startswith("${") and value.endswith("}") else value
     unknown = value if keep_unknown else UNKNOWN
     try:
@@ -185,6 +267,38 @@ def evaluate(value: Any, scope: Scope, *, keep_unknown: bool = False) -> Any:
     except _Fail:
         return unknown
     return unknown if result is UNKNOWN or parser.peek() is not None else result
+
+
+def _template(body: str, scope: Scope) -> Any:
+    """A string template (`"${var.region}-a"`): literal parts and interpolations, each of which
+    must evaluate; else UNKNOWN. Directives (`%{ if }`) are not evaluated: UNKNOWN."""
+    if "%{" in body.replace("%%{", ""):
+        return UNKNOWN
+    out, i = [], 0
+    while i < len(body):
+        start = body.find("${", i)
+        while start > 0 and body[start - 1] == "$":  # $${ is a literal ${
+            start = body.find("${", start + 2)
+        if start < 0:
+            out.append(_unescape(body[i:]))
+            break
+        out.append(_unescape(body[i:start]))
+        depth, j = 1, start + 2
+        while j < len(body) and depth:
+            depth += {"{": 1, "}": -1}.get(body[j], 0)
+            j += 1
+        if depth:
+            return UNKNOWN
+        try:
+            parser = _Parser(body[start + 2 : j - 1].strip(), scope)
+            value = parser.expr()
+        except _Fail:
+            return UNKNOWN
+        if value is UNKNOWN or parser.peek() is not None or isinstance(value, (dict, list)):
+            return UNKNOWN
+        out.append("true" if value is True else "false" if value is False else str(value))
+        i = j
+    return "".join(out)
 
 
 _ESCAPE = re.compile(r"\\(u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)|\$\$\{|%%\{", re.S)
@@ -230,12 +344,15 @@ def expand_resources(
     *,
     resolve_variables: bool = True,
     keep_unknown: bool = False,
+    variables: dict[str, Any] | None = None,
 ) -> list[tuple[str, dict]]:
     """Every instance of `resource_type`, as (address, evaluated body without meta-arguments).
 
-    `for_each` over a literal map (or a variable's default) gives one instance per key.
+    `for_each` over a literal map (or a variable's value) gives one instance per key.
+    `variables`: the module's variable values (default: this document's declared defaults).
     """
-    variables = variable_defaults(document) if resolve_variables else {}
+    if variables is None:
+        variables = variable_defaults(document) if resolve_variables else {}
 
     def ev(value: Any, scope: Scope) -> Any:
         return evaluate(value, scope, keep_unknown=keep_unknown)
@@ -248,7 +365,15 @@ def expand_resources(
             for rname, body in named.items():
                 address = f"{resource_type}.{_unquote(rname)}"
                 attrs = {k: v for k, v in body.items() if k not in ("for_each", "count")}
-                if "for_each" in body:
+                if "count" in body:
+                    count = evaluate(body["count"], Scope(variables))
+                    if isinstance(count, int) and not isinstance(count, bool) and count >= 0:
+                        for index in range(count):  # count = 0: the resource does not exist
+                            scope = Scope(variables, count_index=index)
+                            out.append((f"{address}[{index}]", ev(attrs, scope)))
+                        continue
+                    out.append((address, ev(attrs, Scope(variables))))  # unknown count
+                elif "for_each" in body:
                     keys = evaluate(body["for_each"], Scope(variables))
                     if not isinstance(keys, dict):
                         out.append((address, ev(attrs, Scope(variables))))

@@ -14,7 +14,7 @@ from .._errors import InputError
 from .._io import read_input
 from .._plan import MachineType, Resources, allocatable, catalog, daemonset_overhead
 from .._plan._model import gke_node_labels
-from .._tfeval import UNKNOWN, expand_resources
+from .._tfeval import UNKNOWN, Scope, evaluate, expand_resources, variable_defaults
 from .._yaml import Document, Path, load_documents
 from ._scheduling import NodeTaint
 
@@ -294,17 +294,37 @@ def pool_from_terraform(body: dict, address: str, file: str, text: str) -> Pool:
     )
 
 
-def read_terraform(text: str, file: str, docs: Documents) -> None:
-    """Add the `google_container_node_pool` resources of a Terraform file."""
+def parse_hcl(text: str, file: str) -> dict:
+    """python-hcl2's reading of a Terraform file; InputError naming the file if it is not HCL."""
     import hcl2  # lazily: only `check` on Terraform input needs the parser
 
     try:
-        document = hcl2.loads(text)
+        return hcl2.loads(text)
     except Exception as exc:  # python-hcl2 raises lark's exceptions, and others
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{file}: invalid HCL: {message}") from None
+
+
+def tfvars_values(document: dict) -> dict[str, Any]:
+    """A `.tfvars` file's `name = value` assignments, evaluated (literals and templates)."""
+    return {name: evaluate(value, Scope()) for name, value in document.items()}
+
+
+def read_terraform(
+    text: str,
+    file: str,
+    docs: Documents,
+    *,
+    document: dict | None = None,
+    variables: dict[str, Any] | None = None,
+) -> None:
+    """Add the `google_container_node_pool` resources of a Terraform file (its variables: the
+    run's, else the file's own defaults)."""
+    document = parse_hcl(text, file) if document is None else document
     docs.pools_given = True
-    for address, body in expand_resources(document, "google_container_node_pool"):
+    for address, body in expand_resources(
+        document, "google_container_node_pool", variables=variables
+    ):
         docs.pools.append(pool_from_terraform(body, address, file, text))
 
 
@@ -427,13 +447,48 @@ def read_pool_file(doc: Document, docs: Documents) -> None:
     docs.pools_given = True
 
 
-def read_paths(paths: list[str]) -> Documents:
-    """Read every file: `.tf` as Terraform, anything else as YAML manifests."""
-    docs = Documents()
+TFVARS_SUFFIXES = (".tfvars",)
+
+
+def _expand_dirs(paths: list[str]) -> list[str]:
+    """A directory stands for its Terraform module as Terraform reads it: its `*.tf` files,
+    then `terraform.tfvars`, then `*.auto.tfvars` in name order."""
+    out = []
     for name in paths:
+        folder = FsPath(name)
+        if not folder.is_dir():
+            out.append(name)
+            continue
+        files = sorted(folder.glob("*.tf"))
+        tfvars = folder / "terraform.tfvars"
+        files += [tfvars] if tfvars.is_file() else []
+        files += sorted(folder.glob("*.auto.tfvars"))
+        if not files:
+            raise InputError(f"{name}: a directory without Terraform files (*.tf, *.tfvars)")
+        out += [str(f) for f in files]
+    return out
+
+
+def read_paths(paths: list[str]) -> Documents:
+    """Read every file: `.tf` as Terraform, `.tfvars` as variable values, anything else as YAML
+    manifests; a directory as a Terraform module. The Terraform files of one run are one
+    module: variables declared in any of them, with their defaults, overridden by the
+    `.tfvars` files in the order given, as `terraform plan -var-file` would."""
+    docs = Documents()
+    terraform: list[tuple[str, str, dict]] = []
+    values: dict[str, Any] = {}
+    for name in _expand_dirs(paths):
         text = read_input(name)
         if FsPath(name).suffix == ".tf":
-            read_terraform(text, name, docs)
+            terraform.append((name, text, parse_hcl(text, name)))
+        elif name.endswith(TFVARS_SUFFIXES):
+            values.update(tfvars_values(parse_hcl(text, name)))
         else:
             read_yaml(text, name, docs)
+    variables: dict[str, Any] = {}
+    for _, _, document in terraform:
+        variables.update(variable_defaults(document))
+    variables.update(values)
+    for name, text, document in terraform:
+        read_terraform(text, name, docs, document=document, variables=variables)
     return docs

@@ -59,8 +59,8 @@ class NodeLocationsNotZones(Rule):
                 continue
             known = ZONES.get(pool.region or "")
             for zone in value:
-                if zone is UNKNOWN:
-                    continue
+                if zone is UNKNOWN or pool.region is None:
+                    continue  # unknown: nothing to compare with
                 bad = known is not None and zone not in known
                 if bad or not str(zone).startswith(f"{pool.region}-"):
                     yield self.finding(

@@ -1,0 +1,115 @@
+"""The Terraform evaluator (issue 10): string templates, operators, `count`, and a module's
+variables read across the run's files and `.tfvars`, checked against Terraform's own rules (the
+language's documented semantics: a template's interpolations, `count = 0` meaning no resource,
+later `-var-file`s overriding earlier ones) and on the public files in ../shared/realworld."""
+
+from __future__ import annotations
+
+import hcl2
+import pytest
+
+from spotray._check import read_paths, run_checks
+from spotray._tfeval import UNKNOWN, Scope, evaluate, expand_resources
+
+from .conftest import shared
+
+SCOPE = Scope({"region": "us-central1", "on": True, "off": False, "n": 3}, count_index=1)
+
+
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ('"${var.region}-a"', "us-central1-a"),
+        ('"x-${var.n}-${var.on}"', "x-3-true"),  # bools print as true/false
+        ('"$${literal}"', "${literal}"),
+        ('"${var.unset}-a"', UNKNOWN),  # never the literal text
+        ('"pool-${count.index + 1}"', "pool-2"),
+        ("${var.on == false && var.off ? 1 : 0}", 0),
+        ("${var.off || var.on}", True),
+        ("${var.on || var.unset}", True),  # known short-circuit
+        ("${var.unset && var.on}", UNKNOWN),
+        ("${!var.off}", True),
+        ('${var.n >= 2 ? "big" : "small"}', "big"),
+        ("${var.n * 2 - 1}", 5),
+        ("${-var.n}", -3),
+        ("${var.n / 0}", UNKNOWN),
+        ("${var.unset ? 1 : 0}", UNKNOWN),
+        ("${try(var.unset, -1)}", -1),
+    ],
+)
+def test_expressions(text, value):
+    assert evaluate(text, SCOPE) == value
+
+
+def test_count_makes_zero_one_or_many_instances_and_unknown_keeps_one():
+    document = hcl2.loads(
+        """
+variable "n" { default = 2 }
+variable "off" { default = false }
+resource "google_container_node_pool" "many" {
+  count = var.n
+  name  = "pool-${count.index}"
+}
+resource "google_container_node_pool" "none" {
+  count = var.off ? 1 : 0
+  name  = "never"
+}
+resource "google_container_node_pool" "maybe" {
+  count = length(var.zones)
+  name  = "maybe"
+}
+"""
+    )
+    found = expand_resources(document, "google_container_node_pool")
+    assert [(a, b["name"]) for a, b in found] == [
+        ("google_container_node_pool.many[0]", "pool-0"),
+        ("google_container_node_pool.many[1]", "pool-1"),
+        ("google_container_node_pool.maybe", "maybe"),
+    ]
+
+
+def test_variables_come_from_every_file_of_the_run_and_tfvars_override(tmp_path):
+    (tmp_path / "variables.tf").write_text('variable "region" { default = "us-east1" }\n')
+    (tmp_path / "main.tf").write_text(
+        'resource "google_container_node_pool" "p" {\n'
+        '  name = "p"\n  location = var.region\n'
+        '  node_locations = ["${var.region}-b"]\n'
+        '  node_config { machine_type = "e2-standard-4" }\n}\n'
+    )
+    (tmp_path / "terraform.tfvars").write_text('region = "europe-west4"\n')
+    (tmp_path / "extra.auto.tfvars").write_text('region = "us-central1"\n')
+    files = [str(tmp_path / n) for n in ("main.tf", "variables.tf")]
+    (pool,) = read_paths(files).pools
+    assert pool.region == "us-east1" and pool.zones == ("us-east1-b",)
+    (pool,) = read_paths([*files, str(tmp_path / "terraform.tfvars")]).pools
+    assert pool.zones == ("europe-west4-b",)
+    # a directory is the module as Terraform reads it: *.tf, terraform.tfvars, *.auto.tfvars
+    (pool,) = read_paths([str(tmp_path)]).pools
+    assert pool.zones == ("us-central1-b",)
+
+
+def test_a_directory_without_terraform_is_bad_input(tmp_path):
+    from spotray._errors import InputError
+
+    with pytest.raises(InputError, match="without Terraform files"):
+        read_paths([str(tmp_path)])
+
+
+def test_realworld_terraform_reads_as_terraform_would():
+    # Google's ML-platform reference pools: zones are "${var.subnet_01_region}-a"; without the
+    # variable's value they are unknown, not 21 false SR601 errors; with the platform's tfvars
+    # they are zones of us-central1.
+    pools = shared("realworld", "aiongke-mlplatform-node-pools.tf")
+    alone = run_checks(read_paths([str(pools)]))
+    assert not [f for f in alone if f.code == "SR601"]
+    tfvars = shared("realworld", "aiongke-platform.tfvars")
+    docs = read_paths([str(pools), str(tfvars)])
+    assert len(docs.pools) == 7
+    assert not [f for f in run_checks(docs) if f.code == "SR601"]
+    # kubernetes-engine-samples' gke-ray platform: with its variables.tf, the TPU pool has
+    # count = 0 by default (enable_tpu = false), so it does not exist; the CPU and GPU pools do
+    main = shared("realworld", "kes-gkeray-platform-main.tf")
+    variables = shared("realworld", "kes-gkeray-platform-variables.tf")
+    docs = read_paths([str(main), str(variables)])
+    assert sorted(p.name for p in docs.pools) == ["cpu-pool", "gpu-pool"]
+    assert not [f for f in run_checks(docs) if f.code == "SR601"]
