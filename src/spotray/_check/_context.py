@@ -81,6 +81,12 @@ class Context:
         """Which pools the group's Pods can land on (cached by what scheduling reads)."""
         spec = pod_spec(group)
         scheduling = {k: spec.get(k) for k in ("nodeSelector", "affinity", "tolerations")}
+        # Pods that request an extended resource (a GPU) get GKE's automatic toleration
+        scheduling["containers"] = [
+            {"resources": c.get("resources")}
+            for c in spec.get("containers") or []
+            if isinstance(c, dict)
+        ]
         key = json.dumps(scheduling, sort_keys=True, default=str)
         if key not in self._placements:
             self._placements[key] = self._place(scheduling, by_zone=ZONE in key)
@@ -96,7 +102,7 @@ class Context:
             zones = (pool.zones or (None,)) if by_zone else (None,)
             labels = pool.node_labels
             verdicts = [
-                can_schedule(spec, {**labels, **({ZONE: z} if z else {})}, pool.taints or ())
+                can_schedule(spec, {**labels, **({ZONE: z} if z else {})}, pool.node_taints or ())
                 for z in zones
             ]
             verdict = next((v for v in verdicts if v.fits), verdicts[0])

@@ -13,10 +13,13 @@ from typing import Any
 from .._errors import InputError
 from .._io import read_input
 from .._plan import MachineType, Resources, allocatable, catalog, daemonset_overhead
-from .._plan._model import gke_node_labels
+from .._plan._model import TPU_RESOURCE, gke_node_labels, gke_tpu_labels
 from .._tfeval import UNKNOWN, Scope, evaluate, expand_resources, variable_defaults
 from .._yaml import Document, Path, load_documents
-from ._scheduling import NodeTaint
+from ._scheduling import UNKNOWN_LABEL, NodeTaint
+
+GPU = "nvidia.com/gpu"
+WI_LABEL = "iam.gke.io/gke-metadata-server-enabled"
 
 RAY_KINDS = {
     "RayCluster": ("spec",),
@@ -95,6 +98,9 @@ class Pool:
     kubelet_shutdown_grace: int | None = None
     kubelet_critical_grace: int | None = None
     workload_identity: bool = True
+    preemptible: bool = False  # a preemptible pool (then `spot` is True too: it is reclaimable)
+    gke_metadata: bool | None = None  # mode GKE_METADATA; None: unset (the cluster's default)
+    tpu_topology: str | None = None  # placement_policy.tpu_topology (multi-host TPU slices)
     body: dict = field(default_factory=dict)  # the evaluated Terraform body (Terraform rules)
     lines: dict[str, int] = field(default_factory=dict)  # attribute -> line, where known
 
@@ -104,7 +110,14 @@ class Pool:
 
     @property
     def node_labels(self) -> dict[str, str]:
-        """Every label GKE puts on the pool's nodes (the zone label varies; see `zones`)."""
+        """Every label GKE puts on the pool's nodes (the zone label varies; see `zones`);
+        UNKNOWN_LABEL where the input cannot say."""
+        labels = {**gke_tpu_labels(self.machine_type, self.tpu_topology), **self._gke_labels()}
+        if self.gke_metadata is None:
+            labels.setdefault(WI_LABEL, UNKNOWN_LABEL)
+        return labels
+
+    def _gke_labels(self) -> dict[str, str]:
         machine = self.machine
         bundled = machine.bundled_gpus[0][0] if machine and machine.bundled_gpus else None
         return gke_node_labels(
@@ -114,6 +127,26 @@ class Pool:
             spot=self.spot,
             gpu_type=self.gpu_type or bundled,
             extra=self.labels,
+            preemptible=self.preemptible,
+            gke_metadata=bool(self.gke_metadata),
+        )
+
+    @property
+    def node_taints(self) -> tuple[NodeTaint, ...] | None:
+        """The pool's taints and those GKE adds to GPU and TPU nodes (`nvidia.com/gpu=present:
+        NoSchedule`, `google.com/tpu=present:NoSchedule`), which Pods that request the device
+        tolerate automatically."""
+        if self.taints is None:
+            return None
+        added = []
+        if self.gpus:
+            added.append(GPU)
+        if gke_tpu_labels(self.machine_type, None):
+            added.append(TPU_RESOURCE)
+        keys = {t.key for t in self.taints}
+        return (
+            *self.taints,
+            *(NodeTaint(k, "present", "NoSchedule") for k in added if k not in keys),
         )
 
     @property
@@ -289,6 +322,9 @@ def pool_from_terraform(body: dict, address: str, file: str, text: str) -> Pool:
         kubelet_shutdown_grace=_int(kubelet.get("shutdown_grace_period_seconds")),
         kubelet_critical_grace=_int(kubelet.get("shutdown_grace_period_critical_pods_seconds")),
         workload_identity=metadata_mode != "GCE_METADATA",
+        preemptible=preemptible is True,
+        gke_metadata=None if metadata_mode in (None, UNKNOWN) else metadata_mode == "GKE_METADATA",
+        tpu_topology=_known(first_block(body.get("placement_policy")).get("tpu_topology")) or None,
         body=body,
         lines=lines,
     )

@@ -67,12 +67,23 @@ def _as_list(value: object, where: str, unknown: list[str]) -> list | None:
     return None
 
 
+class _UnknownLabel(str):
+    """A label the node may or may not carry, with a value not known (e.g. GKE's Workload
+    Identity label on a pool whose metadata mode follows the cluster's default)."""
+
+
+UNKNOWN_LABEL = _UnknownLabel("?")
+
+
 def _expression(expr: object, labels: Mapping, where: str, reasons: list, unknown: list) -> bool:
     """One matchExpressions entry. Notes a reason or an unknown sentence when it does not match."""
     key = expr.get("key") if isinstance(expr, Mapping) else None
     if not isinstance(key, str) or not key:
         unknown.append(f"{where}: malformed expression {expr!r}; treated as not matching")
         return False
+    if labels.get(key) is UNKNOWN_LABEL:
+        unknown.append(f"{where}: whether nodes carry {key!r} is not known; assumed to match")
+        return True
     op, values = expr.get("operator"), expr.get("values")
     values = [] if values is None else values
     if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
@@ -145,6 +156,8 @@ def _node_selector(selector: object, labels: Mapping, reasons: list, unknown: li
         if not isinstance(key, str) or not isinstance(want, str):
             unknown.append(f"nodeSelector entry {key!r}: {want!r} must be strings (quote it)")
             ok = False
+        elif labels.get(key) is UNKNOWN_LABEL:
+            unknown.append(f"nodeSelector: whether nodes carry {key!r} is not known; assumed")
         elif key not in labels or labels[key] != want:
             state = f"node has {labels[key]!r}" if key in labels else "label absent"
             reasons.append(f"nodeSelector: key {key!r} requires {want!r} ({state})")
@@ -211,6 +224,20 @@ def _tolerated(tol: tuple[str, str, str, str], taint: NodeTaint) -> bool:
     return key in ("", taint.key) if op == "Exists" else (key, value) == (taint.key, taint.value)
 
 
+def extended_resources(pod_spec: Mapping) -> set[str]:
+    """Extended resources (names with a domain, e.g. nvidia.com/gpu) any container requests."""
+    names: set[str] = set()
+    containers = pod_spec.get("containers") if isinstance(pod_spec, Mapping) else None
+    for container in containers if isinstance(containers, list) else []:
+        resources = container.get("resources") if isinstance(container, Mapping) else None
+        for kind in ("requests", "limits"):
+            section = resources.get(kind) if isinstance(resources, Mapping) else None
+            for name in section if isinstance(section, Mapping) else {}:
+                if "/" in str(name) and not str(name).startswith("kubernetes.io/"):
+                    names.add(str(name))
+    return names
+
+
 def tolerates(pod_spec: Mapping, taints: Sequence[NodeTaint]) -> Verdict:
     """Whether ``pod_spec.tolerations`` tolerate every NoSchedule / NoExecute taint."""
     unknown: list[str] = []
@@ -221,6 +248,9 @@ def tolerates(pod_spec: Mapping, taints: Sequence[NodeTaint]) -> Verdict:
     valid = [
         t for i, raw in enumerate(tols) if (t := _toleration(raw, f"toleration {i + 1}", unknown))
     ]
+    # Kubernetes' ExtendedResourceToleration admission plugin (on in GKE): a Pod that requests
+    # an extended resource tolerates a NoSchedule taint whose key is that resource's name
+    valid += [(name, "Exists", "", "NoSchedule") for name in extended_resources(pod_spec)]
     reasons = []
     for taint in taints or ():
         if taint.effect == "PreferNoSchedule":

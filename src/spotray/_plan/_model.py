@@ -271,6 +271,44 @@ class Plan:
         return tuple(p for p in self.pools if p.managed)
 
 
+# GKE's TPU node facts (GKE documentation, "Plan TPUs in GKE" / "About TPUs in GKE"): the
+# accelerator label by machine series, and the topology a single-host slice of each machine type
+# gets; multi-host slices take theirs from placement_policy.tpu_topology. TPU nodes carry the
+# taint google.com/tpu=present:NoSchedule, which Pods requesting google.com/tpu tolerate.
+TPU_ACCELERATORS = {
+    "ct4p": "tpu-v4-podslice",
+    "ct5lp": "tpu-v5-lite-podslice",
+    "ct5p": "tpu-v5p-slice",
+    "ct6e": "tpu-v6e-slice",
+}
+TPU_SINGLE_HOST_TOPOLOGY = {
+    "ct4p-hightpu-4t": "2x2x1",
+    "ct5p-hightpu-4t": "2x2x1",
+    "ct5lp-hightpu-1t": "1x1",
+    "ct5lp-hightpu-4t": "2x2",
+    "ct5lp-hightpu-8t": "2x4",
+    "ct6e-standard-1t": "1x1",
+    "ct6e-standard-4t": "2x2",
+    "ct6e-standard-8t": "2x4",
+}
+TPU_RESOURCE = "google.com/tpu"
+
+
+def gke_tpu_labels(machine_type: str | None, topology: str | None) -> dict[str, str]:
+    """The TPU labels GKE puts on a node of this machine type ({} if it is no TPU machine)."""
+    series = (machine_type or "").split("-", 1)[0]
+    if series not in TPU_ACCELERATORS:
+        return {}
+    labels = {"cloud.google.com/gke-tpu-accelerator": TPU_ACCELERATORS[series]}
+    topology = topology or TPU_SINGLE_HOST_TOPOLOGY.get(machine_type or "")
+    if topology:
+        labels["cloud.google.com/gke-tpu-topology"] = topology
+    return labels
+
+
+ARM_SERIES = {"t2a", "c4a"}  # Arm (Ampere Altra, Google Axion); every other series is x86-64
+
+
 def gke_node_labels(
     *,
     pool: str,
@@ -279,19 +317,32 @@ def gke_node_labels(
     spot: bool | None,
     gpu_type: str | None,
     extra: dict[str, str],
+    preemptible: bool = False,
+    gke_metadata: bool = False,
 ) -> dict[str, str]:
     """The labels GKE puts on every node of a pool (the zone label varies per node), plus the
-    pool's own `extra` labels. `None` means unknown: that label is left out."""
-    labels = {"cloud.google.com/gke-nodepool": pool}
+    pool's own `extra` labels. `None` means unknown: that label is left out.
+
+    From GKE's documentation: `cloud.google.com/gke-spot=true` on Spot nodes and
+    `cloud.google.com/gke-preemptible=true` on preemptible ones (never both);
+    `iam.gke.io/gke-metadata-server-enabled=true` where the GKE metadata server (Workload
+    Identity) runs; Kubernetes' own `kubernetes.io/os` and `kubernetes.io/arch` everywhere."""
+    labels = {"cloud.google.com/gke-nodepool": pool, "kubernetes.io/os": "linux"}
     if machine is not None:
         labels["cloud.google.com/machine-family"] = machine.series
         labels["node.kubernetes.io/instance-type"] = machine.name
+        labels["kubernetes.io/arch"] = "arm64" if machine.series in ARM_SERIES else "amd64"
     if region:
         labels["topology.kubernetes.io/region"] = region
-    if spot is not None:
-        labels["cloud.google.com/gke-provisioning"] = "spot" if spot else "standard"
-    if spot:
+    if spot and not preemptible:
+        labels["cloud.google.com/gke-provisioning"] = "spot"
         labels["cloud.google.com/gke-spot"] = "true"
+    elif preemptible:
+        labels["cloud.google.com/gke-preemptible"] = "true"
+    elif spot is False:
+        labels["cloud.google.com/gke-provisioning"] = "standard"
+    if gke_metadata:
+        labels["iam.gke.io/gke-metadata-server-enabled"] = "true"
     if gpu_type:
         labels["cloud.google.com/gke-accelerator"] = gpu_type
     labels.update(extra)

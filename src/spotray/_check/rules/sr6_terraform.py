@@ -267,8 +267,8 @@ class SpotPoolUntainted(Rule):
         for pool in terraform_pools(ctx):
             if (
                 pool.spot
-                and pool.taints is not None
-                and not any(t.effect in ("NoSchedule", "NoExecute") for t in pool.taints)
+                and pool.node_taints is not None
+                and not any(t.effect in ("NoSchedule", "NoExecute") for t in pool.node_taints)
             ):
                 yield self.finding(
                     _at(pool, "node_config"),
