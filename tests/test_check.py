@@ -441,3 +441,34 @@ def test_sr202_on_kuberays_samples_and_the_realworld_manifests():
         if found:
             seen[f"{path.parent.name}/{path.name}"] = found
     assert seen == SR202_VERDICTS
+
+
+# Every file of ../shared/kuberay-samples and ../shared/realworld, checked alone (issue 10):
+# the errors and warnings we defend (security rules aside: they have their own tests); a file
+# not listed must give none. Pairs of Terraform and manifests: tests/test_gke_node_model.py.
+ALONE_VERDICTS = {
+    # workers select gke-spot while the head has no placement (SR202 as a warning)
+    "kuberay-samples/ray-cluster-label-selector.yaml": ["SR202"],
+    # preStop `ray stop`, which KubeRay dropped from its samples (kuberay#2606)
+    "kuberay-samples/ray-service.incremental-upgrade.yaml": ["SR501"],
+    "realworld/aiongke-rayservice-falcon-40b.yaml": ["SR501"],
+    "realworld/kes-rayservice-llama2-7b.yaml": ["SR501"],
+    "realworld/ray-docs-xgboost-benchmark.yaml": ["SR501"],
+    # Spot pools from for_each without any NoSchedule taint
+    "realworld/cave-pcg-pools-foreach.tf": ["SR606"],
+    # nodeSelector value 8 (Kubernetes wants strings), and a head that selects Spot
+    "realworld/kes-verl-raycluster-autopilot-spot.yaml": ["SR100", "SR202"],
+}
+
+
+def test_every_public_file_alone_gives_the_verdict_we_defend():
+    files = sorted(shared("kuberay-samples").glob("*.yaml")) + sorted(
+        p for p in shared("realworld").iterdir() if p.suffix in (".yaml", ".tf", ".tfvars")
+    )
+    seen = {}
+    for path in files:
+        found = run_checks(read_paths([str(path)]), ignore=["SR7"])
+        codes = sorted({f.code for f in found if f.severity >= Severity.WARNING})
+        if codes:
+            seen[f"{path.parent.name}/{path.name}"] = codes
+    assert seen == ALONE_VERDICTS
