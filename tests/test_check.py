@@ -447,8 +447,9 @@ def test_sr202_on_kuberays_samples_and_the_realworld_manifests():
 # the errors and warnings we defend (security rules aside: they have their own tests); a file
 # not listed must give none. Pairs of Terraform and manifests: tests/test_gke_node_model.py.
 ALONE_VERDICTS = {
-    # workers select gke-spot while the head has no placement (SR202 as a warning)
-    "kuberay-samples/ray-cluster-label-selector.yaml": ["SR202"],
+    # workers select gke-spot while the head has no placement (SR202 as a warning), and a
+    # group labelled ray.io/market-type=on-demand selects Spot nodes (SR205)
+    "kuberay-samples/ray-cluster-label-selector.yaml": ["SR202", "SR205"],
     # preStop `ray stop`, which KubeRay dropped from its samples (kuberay#2606)
     "kuberay-samples/ray-service.incremental-upgrade.yaml": ["SR501"],
     "realworld/aiongke-rayservice-falcon-40b.yaml": ["SR501"],

@@ -245,3 +245,93 @@ class SeveralMachineTypes(Rule):
                     f"{cluster.kind} {cluster.name!r} group {name!r} can land on pools of "
                     f"machine types {', '.join(types)}",
                 )
+
+
+MARKET_LABEL = "ray.io/market-type"  # Ray's node label for the capacity market (Ray >= 2.49)
+
+
+def _excludes_spot(spec: dict) -> bool:
+    """A placement that keeps the Pod off Spot nodes: gke-spot DoesNotExist / NotIn [true]."""
+    affinity = spec.get("affinity")
+    node = affinity.get("nodeAffinity") if isinstance(affinity, dict) else None
+    required = (
+        node.get("requiredDuringSchedulingIgnoredDuringExecution")
+        if isinstance(node, dict)
+        else None
+    )
+    terms = required.get("nodeSelectorTerms") if isinstance(required, dict) else None
+    terms = terms if isinstance(terms, list) and terms else None
+    if not terms:
+        return False
+
+    def excludes(term) -> bool:
+        exprs = term.get("matchExpressions") if isinstance(term, dict) else None
+        return any(
+            isinstance(e, dict)
+            and e.get("key") == "cloud.google.com/gke-spot"
+            and (
+                e.get("operator") == "DoesNotExist"
+                or (e.get("operator") == "NotIn" and "true" in (e.get("values") or []))
+            )
+            for e in (exprs if isinstance(exprs, list) else [])
+        )
+
+    return all(excludes(t) for t in terms)
+
+
+@register
+class RayLabelsContradictPlacement(Rule):
+    """A group's Ray market label that says the opposite of where its Pods land.
+
+    What it does
+        Compares a worker group's `labels["ray.io/market-type"]` (the label Ray's scheduler
+        and autoscaler read, and `label_selector`s in the job select on) with the group's
+        placement: `spot` on a group whose Pods cannot run on Spot nodes, or `on-demand` on
+        one whose Pods select Spot nodes (or, among the given pools, land only on Spot pools).
+
+    Why is this bad?
+        Work that asks for on-demand capacity (`label_selector={"ray.io/market-type":
+        "on-demand"}`, to keep it safe from preemption) is scheduled on Spot nodes, or Spot-
+        tolerant work never uses the Spot group; the label lies to Ray about what a node is.
+
+    Example
+        labels: {ray.io/market-type: on-demand} with nodeSelector {cloud.google.com/gke-spot:
+        "true"} (KubeRay's own sample ray-cluster-label-selector.yaml, accelerator-group).
+
+    Use instead
+        A market label that matches the placement (spotray renders both from one spec).
+    """
+
+    code = "SR205"
+    name = "ray-labels-contradict-placement"
+    severity = Severity.WARNING
+    fix = "Make ray.io/market-type match where the group's Pods land (spot or on-demand)."
+
+    def check(self, ctx):
+        for cluster, name, group, path in groups(ctx, workers=True):
+            labels = group.get("labels")
+            market = labels.get(MARKET_LABEL) if isinstance(labels, dict) else None
+            if market not in ("spot", "on-demand"):
+                continue
+            spec = pod_spec(group)
+            on_spot = selects_spot(spec)
+            off_spot = _excludes_spot(spec)
+            if ctx.pools and not (on_spot or off_spot):
+                landed = ctx.placement(cluster, group, path).pools
+                if landed and all(p.spot for p in landed):
+                    on_spot = True
+                elif landed and not any(p.spot for p in landed):
+                    off_spot = True
+            where = f"{cluster.kind} {cluster.name!r} group {name!r}"
+            if market == "on-demand" and on_spot:
+                yield self.finding(
+                    cluster.doc,
+                    (*path, "labels", MARKET_LABEL),
+                    f"{where}: labelled {MARKET_LABEL}=on-demand but its Pods run on Spot nodes",
+                )
+            elif market == "spot" and off_spot:
+                yield self.finding(
+                    cluster.doc,
+                    (*path, "labels", MARKET_LABEL),
+                    f"{where}: labelled {MARKET_LABEL}=spot but its Pods cannot run on Spot nodes",
+                )
