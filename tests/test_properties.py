@@ -37,7 +37,17 @@ HEAD_POOL = "ray-head"
 EXISTING_POOL = "default-pool"
 
 _MACHINES = sorted(catalog().machines.values(), key=lambda m: m.name)
-CPU_MACHINES = [m for m in _MACHINES if not m.bundled_gpus and m.series not in ("a2", "g2")]
+# machines that can host a Pod at all (shared-core e2-micro/small, f1, g1 cannot: their
+# allocatable less GKE's DaemonSets is below zero, which the plan refuses with a SpecError)
+CPU_MACHINES = [
+    m
+    for m in _MACHINES
+    if not m.bundled_gpus
+    and m.series not in ("a2", "g2")
+    and (lambda a: a.cpu_millis >= 100 and a.memory_bytes >= 512 * 2**20)(
+        allocatable(m.vcpus, m.memory_mib, 0) - daemonset_overhead(workload_identity=True)
+    )
+]
 N1_T4_MACHINES = [m for m in CPU_MACHINES if m.series == "n1" and m.vcpus <= 48]
 BUNDLED_GPU_MACHINES = [m for m in _MACHINES if m.bundled_gpus]
 CPU_FAMILIES = sorted({m.family for m in CPU_MACHINES})

@@ -5,7 +5,7 @@ The upstream file (https://github.com/Cyclenerd/google-cloud-pricing-cost-calcul
 Apache-2.0, by Nils Knieling) lists every Compute Engine machine type under
 ``compute.instance.<type>`` with ``cpu``, ``ram`` (GiB), bundled GPU counts and
 per-region ``cost.<region>.hour`` / ``hour_spot`` prices in USD.  This script keeps
-only the machine families spotray uses and writes a small, deterministic JSON file.
+every machine type (vCPUs, memory, bundled GPUs, prices) and writes a deterministic JSON file.
 
 Usage (from the repository root)::
 
@@ -34,35 +34,19 @@ SOURCE_URL = "https://github.com/Cyclenerd/google-cloud-pricing-cost-calculator"
 DERIVED_BY = "tools/refresh_gce_data.py"
 PRICE_DECIMALS = 6
 
-KEPT_FAMILIES = frozenset(
-    {
-        "e2-standard",
-        "e2-highmem",
-        "e2-highcpu",
-        "n1-standard",
-        "n1-highmem",
-        "n1-highcpu",
-        "n2-standard",
-        "n2-highmem",
-        "n2-highcpu",
-        "n2d-standard",
-        "n2d-highmem",
-        "n2d-highcpu",
-        "c3-standard",
-        "c3-highmem",
-        "c3-highcpu",
-        "g2-standard",
-        "a2-highgpu",
-        "a2-ultragpu",
-    }
-)
-
+# Every machine type of the source is kept (issue 10: the catalog covers the price data). Its
+# family is its name without the size: "e2-standard-4" -> "e2-standard", "a3-megagpu-8g" ->
+# "a3-megagpu", "c3d-highmem-8-lssd" -> "c3d-highmem" (the -lssd variant, with local SSDs, is a
+# machine type of its own), "e2-small" -> "e2", "custom-4-30720" -> "custom".
 # GPU count keys used by pricing.yml -> GKE accelerator type names.
 # In pricing.yml, a2-highgpu uses ``a100`` (40 GB) and a2-ultragpu uses ``a100-80gb``.
 GPU_KEYS = {
     "a100": "nvidia-tesla-a100",
     "a100-80gb": "nvidia-a100-80gb",
     "l4": "nvidia-l4",
+    "h100-80gb": "nvidia-h100-80gb",
+    "h100-80gb-mega": "nvidia-h100-mega-80gb",
+    "rtx6000": "nvidia-rtx-pro-6000",
 }
 
 # Keys of an instance entry that are not GPU counts.
@@ -94,12 +78,15 @@ def load_source(path: str | Path) -> dict[str, Any]:
     return data
 
 
+_FAMILY = re.compile(r"^(?P<family>[a-z0-9]+(?:-[a-z]+[a-z0-9]*)?)(?:-\d.*)?$")
+
+
 def family_of(machine_type: str) -> str | None:
-    """Return the kept family of *machine_type*, or None if it is not kept."""
-    family, sep, size = machine_type.rpartition("-")
-    if not sep or family not in KEPT_FAMILIES or not _SIZE_SUFFIX.fullmatch(size):
-        return None
-    return family
+    """The family of *machine_type* (its name without the size and variant suffixes)."""
+    if machine_type.startswith("custom-"):
+        return "custom"
+    match = _FAMILY.match(machine_type)
+    return match["family"] if match else None
 
 
 def source_block(about: dict[str, Any]) -> dict[str, Any]:
@@ -191,10 +178,6 @@ def build(data: dict[str, Any]) -> dict[str, Any]:
         family = family_of(str(name))
         if family is not None:
             machines[str(name)] = machine_entry(str(name), family, spec)
-
-    missing = KEPT_FAMILIES - {m["family"] for m in machines.values()}
-    if missing:
-        print(f"warning: no machine types for {sorted(missing)}", file=sys.stderr)
 
     return {"source": source_block(data.get("about") or {}), "machines": machines}
 

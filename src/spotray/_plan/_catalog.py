@@ -65,6 +65,9 @@ GPU_RULES: dict[str, GpuRule] = {
         GpuRule("nvidia-l4", "g2", {}, bundled=True),
         GpuRule("nvidia-tesla-a100", "a2", {}, bundled=True),
         GpuRule("nvidia-a100-80gb", "a2", {}, bundled=True),
+        GpuRule("nvidia-h100-80gb", "a3", {}, bundled=True),
+        GpuRule("nvidia-h100-mega-80gb", "a3", {}, bundled=True),
+        GpuRule("nvidia-rtx-pro-6000", "g4", {}, bundled=True),
     )
 }
 
