@@ -113,3 +113,30 @@ def test_realworld_terraform_reads_as_terraform_would():
     docs = read_paths([str(main), str(variables)])
     assert sorted(p.name for p in docs.pools) == ["cpu-pool", "gpu-pool"]
     assert not [f for f in run_checks(docs) if f.code == "SR601"]
+
+
+def test_dynamic_taints_are_unknown_and_hcl_true_is_the_string_true(tmp_path):
+    tf = tmp_path / "pools.tf"
+    tf.write_text(
+        'resource "google_container_node_pool" "a" {\n  name = "a"\n  node_config {\n'
+        '    dynamic "taint" {\n      for_each = var.taints\n'
+        "      content {\n        key = taint.value.key\n        value = true\n"
+        '        effect = "NO_SCHEDULE"\n      }\n    }\n  }\n}\n'
+        'resource "google_container_node_pool" "b" {\n  name = "b"\n  node_config {\n'
+        '    taint {\n      key = "dedicated"\n      value = true\n'
+        '      effect = "NO_SCHEDULE"\n    }\n  }\n}\n'
+    )
+    a, b = read_paths([str(tf)]).pools
+    assert a.taints is None  # unknown, not "no taints"
+    assert [str(t) for t in b.taints] == ["dedicated=true:NoSchedule"]
+
+
+def test_sr001_stays_when_the_terraform_holds_no_pool_spotray_reads(tmp_path):
+    tf = tmp_path / "module.tf"
+    tf.write_text(
+        'module "gke" {\n  source = "terraform-google-modules/kubernetes-engine/google"\n}\n'
+    )
+    cluster = shared("kuberay-samples", "ray-cluster.sample.yaml")
+    found = run_checks(read_paths([str(cluster), str(tf)]))
+    (note,) = [f for f in found if f.code == "SR001"]
+    assert "holds no google_container_node_pool" in note.message

@@ -271,8 +271,12 @@ def pool_from_terraform(body: dict, address: str, file: str, text: str) -> Pool:
         name = address
     taints: tuple[NodeTaint, ...] | None = ()
     raw_taints = config.get("taint", [])
-    if raw_taints is UNKNOWN or not isinstance(raw_taints, list):
-        taints = None
+    dynamic = config.get("dynamic")
+    dynamic_taint = isinstance(dynamic, list) and any(
+        isinstance(d, dict) and "taint" in d for d in dynamic
+    )
+    if raw_taints is UNKNOWN or not isinstance(raw_taints, list) or dynamic_taint:
+        taints = None  # a `dynamic "taint"` block: taints unknown, never "no taints"
     else:
         out = []
         for t in raw_taints:
@@ -282,12 +286,10 @@ def pool_from_terraform(body: dict, address: str, file: str, text: str) -> Pool:
                 taints = None
                 break
             effect = str(t.get("effect", ""))
+            value = t.get("value", "")
+            value = str(value).lower() if isinstance(value, bool) else str(value)  # HCL's true
             out.append(
-                NodeTaint(
-                    str(t.get("key", "")),
-                    str(t.get("value", "")),
-                    PROVIDER_EFFECTS.get(effect, effect),
-                )
+                NodeTaint(str(t.get("key", "")), value, PROVIDER_EFFECTS.get(effect, effect))
             )
         else:
             taints = tuple(out)

@@ -8,12 +8,13 @@ from .._registry import Rule, register
 
 @register
 class NoNodePools(Rule):
-    """No node pools were given, so placement and fit were not checked.
+    """No node pools were read, so placement and fit were not checked.
 
     What it does
-        Reports, once per RayCluster, that no Terraform file, `--pool` or `--spec` described the
-        GKE node pools, so the scheduling (SR2xx), fit (SR3xx) and capacity (SR4xx) rules could
-        not run.
+        Reports, once per RayCluster, that no node pool was read: no Terraform file, `--pool`
+        or `--spec` described the GKE node pools, or the Terraform given holds none that spotray
+        reads (a module's `node_pools` list, say). The scheduling (SR2xx), fit (SR3xx) and
+        capacity (SR4xx) rules could not run.
 
     Why is this bad?
         A RayCluster that KubeRay accepts can still have Pods that fit no node or land on the
@@ -21,6 +22,7 @@ class NoNodePools(Rule):
 
     Example
         spotray check raycluster.yaml
+        spotray check raycluster.yaml gke-module-main.tf   # pools in a module's node_pools list
 
     Use instead
         spotray check raycluster.yaml node-pools.tf
@@ -33,14 +35,19 @@ class NoNodePools(Rule):
     fix = "Pass the node pools' Terraform file, or describe them with --pool."
 
     def check(self, ctx):
-        if ctx.docs.pools_given:
+        if ctx.docs.pools:
             return
+        why = (
+            "the Terraform given holds no google_container_node_pool spotray can read"
+            if ctx.docs.pools_given
+            else "no node pools given"
+        )
         for cluster in ctx.clusters:
             yield self.finding(
                 cluster.doc,
                 cluster.at(),
-                f"{cluster.kind} {cluster.name!r}: no node pools given; placement, fit and "
-                "capacity were not checked",
+                f"{cluster.kind} {cluster.name!r}: {why}; placement, fit and capacity were not "
+                "checked",
             )
 
 
