@@ -72,14 +72,8 @@ SPOT_SELECTORS = {
 }
 
 
-def selects_spot(spec: dict) -> bool:
-    """Whether a Pod spec explicitly asks for Spot nodes: a nodeSelector or a required
-    node-affinity expression that only Spot (or preemptible) nodes satisfy."""
-    selector = spec.get("nodeSelector")
-    if isinstance(selector, dict) and any(
-        str(selector.get(key, "")).lower() in values for key, values in SPOT_SELECTORS.items()
-    ):
-        return True
+def required_terms(spec: dict) -> list:
+    """The nodeSelectorTerms of a Pod spec's required node affinity ([] if none)."""
     affinity = spec.get("affinity")
     node = affinity.get("nodeAffinity") if isinstance(affinity, dict) else None
     required = (
@@ -88,7 +82,18 @@ def selects_spot(spec: dict) -> bool:
         else None
     )
     terms = required.get("nodeSelectorTerms") if isinstance(required, dict) else None
-    for term in terms if isinstance(terms, list) else []:
+    return terms if isinstance(terms, list) else []
+
+
+def selects_spot(spec: dict) -> bool:
+    """Whether a Pod spec explicitly asks for Spot nodes: a nodeSelector or a required
+    node-affinity expression that only Spot (or preemptible) nodes satisfy."""
+    selector = spec.get("nodeSelector")
+    if isinstance(selector, dict) and any(
+        str(selector.get(key, "")).lower() in values for key, values in SPOT_SELECTORS.items()
+    ):
+        return True
+    for term in required_terms(spec):
         exprs = term.get("matchExpressions") if isinstance(term, dict) else None
         for expr in exprs if isinstance(exprs, list) else []:
             if not isinstance(expr, dict) or expr.get("key") not in SPOT_SELECTORS:
@@ -252,15 +257,7 @@ MARKET_LABEL = "ray.io/market-type"  # Ray's node label for the capacity market 
 
 def _excludes_spot(spec: dict) -> bool:
     """A placement that keeps the Pod off Spot nodes: gke-spot DoesNotExist / NotIn [true]."""
-    affinity = spec.get("affinity")
-    node = affinity.get("nodeAffinity") if isinstance(affinity, dict) else None
-    required = (
-        node.get("requiredDuringSchedulingIgnoredDuringExecution")
-        if isinstance(node, dict)
-        else None
-    )
-    terms = required.get("nodeSelectorTerms") if isinstance(required, dict) else None
-    terms = terms if isinstance(terms, list) and terms else None
+    terms = required_terms(spec)
     if not terms:
         return False
 
