@@ -13,7 +13,18 @@ from spotray._tfeval import UNKNOWN, Scope, evaluate, expand_resources
 
 from .conftest import shared
 
-SCOPE = Scope({"region": "us-central1", "on": True, "off": False, "n": 3}, count_index=1)
+SCOPE = Scope(
+    {
+        "region": "us-central1",
+        "on": True,
+        "off": False,
+        "n": 3,
+        "pool": {"spot": True, "machine": "n2-standard-8"},
+        "zones": ["a", "b"],
+        "empty": "",
+    },
+    count_index=1,
+)
 
 
 @pytest.mark.parametrize(
@@ -35,6 +46,21 @@ SCOPE = Scope({"region": "us-central1", "on": True, "off": False, "n": 3}, count
         ("${var.n / 0}", UNKNOWN),
         ("${var.unset ? 1 : 0}", UNKNOWN),
         ("${try(var.unset, -1)}", -1),
+        # functions, as Terraform documents them
+        ('${lookup(var.pool, "spot", false)}', True),
+        ('${lookup(var.pool, "gpu", 0)}', 0),
+        ('${lookup(var.pool, "gpu")}', UNKNOWN),  # an error in Terraform: never a guess
+        ('${try(lookup(var.pool, "gpu"), "none")}', "none"),
+        ('${merge(var.pool, var.pool)["machine"]}', "n2-standard-8"),
+        ("${concat(var.zones, var.zones)}", ["a", "b", "a", "b"]),
+        ('${format("%s-%s", var.region, "f")}', "us-central1-f"),
+        ('${coalesce(var.empty, "fallback")}', "fallback"),
+        ('${coalesce(var.unset, "fallback")}', UNKNOWN),  # unknown first: cannot tell
+        ("${element(var.zones, 3)}", "b"),  # wraps around
+        ("${length(var.zones)}", 2),
+        ('${tobool("true")}', True),
+        ('${join("-", var.zones)}', "a-b"),
+        ("${some_function(1)}", UNKNOWN),
     ],
 )
 def test_expressions(text, value):

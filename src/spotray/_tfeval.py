@@ -144,7 +144,7 @@ class _Parser:
         if value == "null":
             return None
         if self.peek() == ("punct", "("):
-            return self.call(value)
+            return self.postfix(self.call(value))
         return self.traversal(value)
 
     def call(self, name: str) -> Any:
@@ -164,7 +164,17 @@ class _Parser:
                 args.append(self.toks[start : self.i - 1])
                 start = self.i
         if name != "try":
-            return UNKNOWN
+            values = []
+            for arg in args:
+                if not arg:
+                    continue
+                sub = _Parser("", self.scope)
+                sub.toks = arg
+                value = sub.expr()  # a failure fails the call, as in Terraform
+                if sub.peek() is not None:
+                    raise _Fail(f"{name}: unexpected {sub.peek()[1]!r}")
+                values.append(value)
+            return _call(name, values)
         for arg in args:
             sub = _Parser("", self.scope)
             sub.toks = arg
@@ -189,6 +199,10 @@ class _Parser:
             value = self.scope.count_index if self.take()[1] == "index" else UNKNOWN
         else:
             value = UNKNOWN
+        return self.postfix(value)
+
+    def postfix(self, value: Any) -> Any:
+        """`.attr` and `[index]` after a value (a variable, a function's result)."""
         while (tok := self.peek()) in (("punct", "."), ("punct", "[")):
             if tok[1] == ".":
                 self.take(".")
@@ -206,6 +220,77 @@ class _Parser:
             else:
                 raise _Fail(f"no attribute {key!r}")  # like Terraform: an error, so try() moves on
         return value
+
+
+def _format(spec: str, values: list) -> str:
+    """Terraform's `format` for the verbs real pool code uses: %s %d %v %%."""
+    out, i, args = [], 0, iter(values)
+    while i < len(spec):
+        if spec[i] == "%" and i + 1 < len(spec):
+            verb = spec[i + 1]
+            if verb == "%":
+                out.append("%")
+            elif verb in "sdv":
+                value = next(args, UNKNOWN)
+                if value is UNKNOWN:
+                    raise _Fail("format: too few arguments")
+                out.append("true" if value is True else "false" if value is False else str(value))
+            else:
+                raise _Fail(f"format: verb %{verb} not evaluated")
+            i += 2
+        else:
+            out.append(spec[i])
+            i += 1
+    return "".join(out)
+
+
+def _coalesce(values: list) -> Any:
+    for value in values:
+        if value is UNKNOWN:
+            return UNKNOWN
+        if value is not None and value != "":
+            return value
+    raise _Fail("coalesce: no non-null, non-empty argument")
+
+
+# Terraform's functions that node-pool code uses (their documented semantics); any other
+# function, or an unknown argument, gives UNKNOWN.
+_FUNCTIONS = {
+    "lookup": lambda m, k, *d: m[k] if isinstance(m, dict) and k in m else (d[0] if d else _fail()),
+    "merge": lambda *ms: {k: v for m in ms for k, v in (m or {}).items()},
+    "concat": lambda *ls: [x for part in ls for x in part],
+    "format": lambda spec, *vs: _format(spec, list(vs)),
+    "coalesce": lambda *vs: _coalesce(list(vs)),
+    "tostring": lambda v: "true" if v is True else "false" if v is False else str(v),
+    "tobool": lambda v: v if isinstance(v, bool) else {"true": True, "false": False}[v],
+    "tonumber": lambda v: v if isinstance(v, (int, float)) else (float(v) if "." in v else int(v)),
+    "element": lambda seq, i: seq[i % len(seq)],
+    "length": len,
+    "lower": str.lower,
+    "upper": str.upper,
+    "join": lambda sep, seq: sep.join(str(x) for x in seq),
+    "contains": lambda seq, v: v in seq,
+    "keys": lambda m: sorted(m),
+    "values": lambda m: [m[k] for k in sorted(m)],
+}
+
+
+def _fail():
+    raise _Fail("lookup: no such key and no default")
+
+
+def _call(name: str, values: list) -> Any:
+    function = _FUNCTIONS.get(name)
+    if function is None:
+        return UNKNOWN
+    if name != "coalesce" and any(v is UNKNOWN for v in values):
+        return UNKNOWN
+    try:
+        return function(*values)
+    except _Fail:
+        raise
+    except (TypeError, ValueError, KeyError, IndexError, ZeroDivisionError, AttributeError):
+        raise _Fail(f"{name}: invalid arguments") from None
 
 
 def _apply(op: str, left: Any, right: Any) -> Any:
