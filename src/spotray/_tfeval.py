@@ -1,12 +1,14 @@
-"""Evaluate the little Terraform that node-pool files use, without guessing.
+"""Evaluate the Terraform that node-pool files use, without guessing.
 
 python-hcl2 gives expressions as text (`${try(each.value["spot"], false)}`). This module evaluates
-the forms that hand-written node pools use: literals, `each.key`, `each.value[...]` / `.attr`,
-`var.x` (with the variable's declared default), and `try(a, b, ...)` (the first argument that
-evaluates). Anything else evaluates to `UNKNOWN`, which callers report rather than guess.
+literals, string templates (`"${var.region}-a"`), `var.x` (the module's variable values),
+`each.key`/`each.value`, `count.index`, attribute and index access, Terraform's operators
+(`?:`, `||`, `&&`, `==`, `!=`, comparisons, arithmetic) and the functions pool code uses (`try`,
+`lookup`, `merge`, `concat`, `format`, `coalesce`, `element`, `length`, ...). Anything else, and
+anything that depends on it, evaluates to `UNKNOWN`, which callers report rather than guess.
 
-`expand_resources` turns a `for_each` resource into one body per key, with every expression it
-can evaluate replaced by its value.
+`expand_resources` turns a `count` or `for_each` resource into one body per instance (none for
+`count = 0`), with every expression it can evaluate replaced by its value.
 """
 
 from __future__ import annotations
