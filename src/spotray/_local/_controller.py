@@ -53,6 +53,11 @@ RAY_ENV = {
     "RAY_grpc_client_keepalive_timeout_ms": "5000",
     ENV_AUTOSCALER_V2: "1",
     ENV_UPDATE_INTERVAL: "1",
+    # A launch whose instance is preempted before Ray's autoscaler has matched it to its request
+    # (a Pod lost while starting) leaves the request waiting 10 minutes (Ray 2.60,
+    # autoscaler/v2/instance_manager/config.py); the local provider lists every instance at
+    # once, so 15 s is ample. (How this plays on GKE is issue 11's subject.)
+    "RAY_AUTOSCALER_RECONCILE_REQUEST_STATUS_TIMEOUT_S": "15",
     "RAY_USAGE_STATS_ENABLED": "0",
 }
 
