@@ -200,3 +200,11 @@ def groups(
             group = Group(doc, name, spec, path)
             if not (workers and group.head):
                 yield group
+
+
+def ray_containers(ctx: Context, *, workers: bool = False) -> Iterator[tuple]:
+    """(cluster, name, group, path, index, container) for every group that has a Ray container."""
+    for cluster, name, group, path in groups(ctx, workers=workers):
+        found = ray_container(group)
+        if found is not None:
+            yield cluster, name, group, path, *found

@@ -11,6 +11,7 @@ from .._context import (
     groups,
     pod_spec,
     ray_container,
+    ray_containers,
 )
 from .._finding import Severity
 from .._registry import Rule, register
@@ -210,11 +211,7 @@ class CheckpointSaveExceedsDrain(Rule):
     fix = "Lengthen the Spot window and the drain, or make the checkpoint smaller."
 
     def check(self, ctx):
-        for cluster, name, group, path in groups(ctx, workers=True):
-            found = ray_container(group)
-            if found is None:
-                continue
-            index, container = found
+        for cluster, name, _group, path, index, container in ray_containers(ctx, workers=True):
             env = env_of(container)
             try:
                 save = float(env[SAVE_ENV]) if env.get(SAVE_ENV) is not None else None
@@ -263,11 +260,7 @@ class SigtermMissesRayStart(Rule):
     fix = 'Make `ray start --block` the last command, started with `exec` (`eval "exec $KUBERAY_GEN_RAY_START_CMD"`).'
 
     def check(self, ctx):
-        for cluster, name, group, path in groups(ctx, workers=True):
-            found = ray_container(group)
-            if found is None:
-                continue
-            index, container = found
+        for cluster, name, group, path, index, container in ray_containers(ctx, workers=True):
             # KubeRay reads the annotation on a RayCluster's own metadata and on Pod templates
             data = cluster.doc.data if isinstance(cluster.doc.data, dict) else {}
             metadata = data.get("metadata") if cluster.kind == "RayCluster" else None
