@@ -1,10 +1,14 @@
-"""The rule corpus in tests/cases: every file says what it must yield (`# expect: CODE ...`).
+"""The rule corpus in tests/cases.
 
-`good/` holds realistic clusters that must give no error or warning (security rules
-included: they are hardened as `spotray render` would make them); `bad/` holds one hand-written
-case per rule, named after the rule it exercises (cases of other families are not hardened, so
-their SR7xx findings are left out). A case is one file: a RayCluster
-(or RayJob/RayService) with its node pools as a `nodePools:` document, or a Terraform file.
+`bad/` holds one hand-written case per rule, named after the rule it exercises. Each case is
+checked with its own rule alone (`--select CODE`), and says exactly what that rule must report,
+one line per finding: `# expect: CODE line N: message`. So a new rule, or a change to another
+rule, never edits an unrelated case. `good/` holds realistic clusters that must give no error or
+warning from any rule (security rules included: they are hardened as `spotray render` would make
+them); their `# expect:` line lists every code all rules report.
+
+A case is one file: a RayCluster (or RayJob/RayService) with its node pools as a `nodePools:`
+document, or a Terraform file.
 """
 
 from __future__ import annotations
@@ -17,8 +21,8 @@ import pytest
 from spotray._check import RULES, Severity, read_paths, run_checks
 
 CASES = Path(__file__).resolve().parent / "cases"
-INPUT_NOTES = {"SR001", "SR002"}  # about what was given, not about the documents
-SECURITY = "SR7"  # orthogonal to every other family: bad cases of others need not be hardened
+INPUT_NOTES = {"SR001", "SR002", "SR003"}  # about what was given, not about the documents
+_EXPECT = re.compile(r"^# expect: (SR\d{3})(?: line (\d+))?: (.*)$", re.M)
 
 
 def _cases(folder: str) -> list[Path]:
@@ -33,16 +37,17 @@ def expected(path: Path) -> list[str]:
 
 def found(path: Path) -> list[str]:
     findings = run_checks(read_paths([str(path)]))
-    codes = [f.code for f in findings if f.code not in INPUT_NOTES or "SR00" in path.name]
-    if path.parent.name == "bad" and not path.name.startswith(SECURITY):
-        codes = [c for c in codes if not c.startswith(SECURITY)]
-    return sorted(codes)
+    return sorted(f.code for f in findings if f.code not in INPUT_NOTES)
 
 
 @pytest.mark.parametrize("path", _cases("bad"), ids=lambda p: p.name)
-def test_bad_case_yields_exactly_what_it_expects(path):
-    assert found(path) == expected(path)
-    assert path.name.split("-")[0] in expected(path), "a bad case must trigger its own rule"
+def test_bad_case_yields_exactly_what_its_own_rule_expects(path):
+    code = path.name.split("-")[0]
+    want = [(c, int(n) if n else None, m) for c, n, m in _EXPECT.findall(path.read_text())]
+    assert want, f"{path.name}: no '# expect: CODE line N: message' line"
+    assert {c for c, _, _ in want} == {code}, "a bad case states only its own rule's findings"
+    got = [(f.code, f.line, f.message) for f in run_checks(read_paths([str(path)]), select=[code])]
+    assert got == want
 
 
 @pytest.mark.parametrize("path", _cases("good"), ids=lambda p: p.name)

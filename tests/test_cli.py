@@ -29,7 +29,7 @@ def test_explain_shows_packing_and_prices(capsys):
     out = capsys.readouterr().out
     assert "small-group: pool small-worker" in out
     assert "1 (limited by cpu)" in out
-    assert "1610m CPU / 5696Mi" in out  # the Pod that would fill an e2-standard-2
+    assert "1610m CPU / 5632Mi" in out  # the Pod that would fill an e2-standard-2
     assert "$0.0402/node-h" in out
     assert "Ray drains for 10s" in out
 

@@ -133,7 +133,7 @@ CASES = [
         edited('    cpu: "3"\n    memory: 12G', '    cpu: "3"\n    memory: 14G'),
         "memory: 14G",
         "workers[1].memory",
-        "requests memory 14G but one e2-standard-4 node of pool 'medium-worker' has 12932Mi",
+        "requests memory 14G but one e2-standard-4 node of pool 'medium-worker' has 12918Mi",
     ),
 ]
 

@@ -45,7 +45,25 @@ SCOPE = Scope(
         ("${-var.n}", -3),
         ("${var.n / 0}", UNKNOWN),
         ("${var.unset ? 1 : 0}", UNKNOWN),
-        ("${try(var.unset, -1)}", -1),
+        # try() of an unknown value is unknown (Terraform waits for it), of an error the next
+        ("${try(var.unset, -1)}", UNKNOWN),
+        ('${try(var.pool["gpu"], -1)}', -1),
+        ("${can(var.pool.gpu)}", False),
+        ("${can(var.pool.spot)}", True),
+        ("${can(var.unset)}", UNKNOWN),
+        # literals and for expressions (Terraform's language docs, "for Expressions")
+        ('${[for z in var.zones : "${var.region}-${z}"]}', ["us-central1-a", "us-central1-b"]),
+        ('${[for i, z in var.zones : i if z != "a"]}', [1]),
+        ("${{for z in var.zones : z => upper(z)}}", {"a": "A", "b": "B"}),
+        ("${{for k, v in var.pool : v => k}}", {"true": "spot", "n2-standard-8": "machine"}),
+        ('${{for z in concat(var.zones, ["a"]) : z => 1...}}', {"a": [1, 1], "b": [1]}),
+        ('${{for z in concat(var.zones, ["a"]) : z => 1}}', UNKNOWN),  # duplicate key: an error
+        ("${[for z in var.unset : z]}", UNKNOWN),
+        ('${{a = 1, "b" = [var.n, 2]}.b[0]}', 3),
+        ('${toset(["b", "a", "b"])}', ["a", "b"]),
+        ('${split(",", "x,y")}', ["x", "y"]),
+        ('${zipmap(["a"], [var.n])}', {"a": 3}),
+        ("${flatten([[1], [2, [3]]])}", [1, 2, 3]),
         # functions, as Terraform documents them
         ('${lookup(var.pool, "spot", false)}', True),
         ('${lookup(var.pool, "gpu", 0)}', 0),

@@ -206,6 +206,16 @@ def check(
             "taint=k=v:NoSchedule,label=k=v,zones=a;b,max_nodes=N,gpu=T,gpus=N (repeatable).",
         ),
     ] = None,
+    var_file: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--var-file", help="Terraform variable values (.tfvars), as terraform -var-file."
+        ),
+    ] = None,
+    var: Annotated[
+        list[str] | None,
+        typer.Option("--var", help="A Terraform variable, NAME=VALUE, as terraform -var."),
+    ] = None,
     select: Annotated[
         list[str] | None,
         typer.Option(
@@ -236,7 +246,11 @@ def check(
 
             findings = check_spec(load_spec(spec), select=select, ignore=ignore)
         else:
-            docs = read_paths([str(p) for p in paths or []])
+            docs = read_paths(
+                [str(p) for p in paths or []],
+                var_files=[str(f) for f in var_file or []],
+                variables=var or [],
+            )
             for value in pool or []:
                 docs.pools.append(parse_pool_flag(value))
                 docs.pools_given = True

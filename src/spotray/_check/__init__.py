@@ -8,17 +8,11 @@ from __future__ import annotations
 
 from . import rules as _rules  # noqa: F401 - registers every rule
 from ._context import Context
-from ._documents import (
-    ClusterDoc,
-    Documents,
-    Pool,
-    parse_pool_flag,
-    read_paths,
-    read_terraform,
-    read_yaml,
-)
+from ._documents import ClusterDoc, Documents, Pool, parse_pool_flag, read_yaml
 from ._finding import Finding, Severity
+from ._inputs import read_paths
 from ._registry import RULES, Rule, select_rules
+from ._terraform import read_terraform
 
 
 def run_checks(

@@ -1,20 +1,17 @@
 """The documents `spotray check` reads: RayClusters (also inside RayJob/RayService) and GKE node
-pools (Terraform, `--pool` flags). Rules see only these, so generated and hand-written input are
-checked alike.
+pools (Terraform via `_terraform`, pool files, `--pool` flags). Rules see only these, so generated
+and hand-written input are checked alike.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path as FsPath
 from typing import Any
 
 from .._errors import InputError
-from .._io import read_input
 from .._plan import MachineType, Resources, allocatable, catalog, daemonset_overhead
 from .._plan._model import TPU_RESOURCE, gke_node_labels, gke_tpu_labels
-from .._tfeval import UNKNOWN, Scope, evaluate, expand_resources, variable_defaults
 from .._yaml import Document, Path, load_documents
 from ._scheduling import UNKNOWN_LABEL, NodeTaint
 
@@ -25,11 +22,6 @@ RAY_KINDS = {
     "RayCluster": ("spec",),
     "RayJob": ("spec", "rayClusterSpec"),
     "RayService": ("spec", "rayClusterConfig"),
-}
-PROVIDER_EFFECTS = {
-    "NO_SCHEDULE": "NoSchedule",
-    "PREFER_NO_SCHEDULE": "PreferNoSchedule",
-    "NO_EXECUTE": "NoExecute",
 }
 
 
@@ -103,6 +95,7 @@ class Pool:
     tpu_topology: str | None = None  # placement_policy.tpu_topology (multi-host TPU slices)
     body: dict = field(default_factory=dict)  # the evaluated Terraform body (Terraform rules)
     lines: dict[str, int] = field(default_factory=dict)  # attribute -> line, where known
+    unread: tuple[str, ...] = ()  # Terraform fields that could not be evaluated (see SR003)
 
     @property
     def machine(self) -> MachineType | None:
@@ -226,146 +219,6 @@ def read_yaml(text: str, file: str, docs: Documents) -> None:
         docs.without_ray.append(file)
 
 
-def _lines_of_resource(text: str, rname: str) -> tuple[int | None, dict[str, int]]:
-    match = re.search(rf'resource\s+"google_container_node_pool"\s+"{re.escape(rname)}"', text)
-    if not match:
-        return None, {}
-    start = text[: match.start()].count("\n") + 1
-    lines: dict[str, int] = {}
-    depth = 0
-    for offset, line in enumerate(text[match.start() :].splitlines()):
-        depth += line.count("{") - line.count("}")
-        attr = re.match(r"\s*([a-z_]+)\s*[={]", line)
-        if attr and attr[1] not in lines:
-            lines[attr[1]] = start + offset
-        if offset and depth <= 0:
-            break
-    return start, lines
-
-
-def first_block(block: Any) -> dict:
-    """The body of the first block of a python-hcl2 block list (`{}` if none)."""
-    if isinstance(block, list) and block and isinstance(block[0], dict):
-        return block[0]
-    return {}
-
-
-def _known(value: Any) -> Any:
-    return None if value is UNKNOWN else value
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value) if value is not UNKNOWN and value is not None else None
-    except (TypeError, ValueError):
-        return None
-
-
-def pool_from_terraform(body: dict, address: str, file: str, text: str) -> Pool:
-    rname = address.split(".", 1)[1].split("[", 1)[0]
-    line, lines = _lines_of_resource(text, rname)
-    config = first_block(body.get("node_config"))
-    scaling = first_block(body.get("autoscaling"))
-    name = body.get("name")
-    if not isinstance(name, str):
-        name = address
-    taints: tuple[NodeTaint, ...] | None = ()
-    raw_taints = config.get("taint", [])
-    dynamic = config.get("dynamic")
-    dynamic_taint = isinstance(dynamic, list) and any(
-        isinstance(d, dict) and "taint" in d for d in dynamic
-    )
-    if raw_taints is UNKNOWN or not isinstance(raw_taints, list) or dynamic_taint:
-        taints = None  # a `dynamic "taint"` block: taints unknown, never "no taints"
-    else:
-        out = []
-        for t in raw_taints:
-            if not isinstance(t, dict) or any(
-                t.get(k) is UNKNOWN for k in ("key", "value", "effect")
-            ):
-                taints = None
-                break
-            effect = str(t.get("effect", ""))
-            value = t.get("value", "")
-            value = str(value).lower() if isinstance(value, bool) else str(value)  # HCL's true
-            out.append(
-                NodeTaint(str(t.get("key", "")), value, PROVIDER_EFFECTS.get(effect, effect))
-            )
-        else:
-            taints = tuple(out)
-    spot = config.get("spot", False)
-    preemptible = config.get("preemptible", False)
-    spot_value = None if UNKNOWN in (spot, preemptible) else bool(spot or preemptible)
-    zones = body.get("node_locations")
-    location = _known(body.get("location"))
-    region = None
-    if isinstance(location, str):
-        region = (
-            location if re.match(r"^[a-z]+-[a-z]+\d+$", location) else location.rsplit("-", 1)[0]
-        )
-    accel = first_block(config.get("guest_accelerator"))
-    kubelet = first_block(config.get("kubelet_config"))
-    labels = config.get("labels") if isinstance(config.get("labels"), dict) else {}
-    metadata_mode = first_block(config.get("workload_metadata_config")).get("mode")
-    return Pool(
-        name=name,
-        file=file,
-        line=line,
-        machine_type=_known(config.get("machine_type")) or None,
-        spot=spot_value,
-        taints=taints,
-        labels={str(k): str(v) for k, v in labels.items() if v is not UNKNOWN},
-        region=region,
-        zones=tuple(zones) if isinstance(zones, list) and UNKNOWN not in zones else None,
-        gpu_type=_known(accel.get("type")) if _int(accel.get("count")) else None,
-        gpu_count=_int(accel.get("count")) or 0,
-        max_nodes_per_zone=_int(scaling.get("max_node_count")),
-        total_max_nodes=_int(scaling.get("total_max_node_count")),
-        kubelet_shutdown_grace=_int(kubelet.get("shutdown_grace_period_seconds")),
-        kubelet_critical_grace=_int(kubelet.get("shutdown_grace_period_critical_pods_seconds")),
-        workload_identity=metadata_mode != "GCE_METADATA",
-        preemptible=preemptible is True,
-        gke_metadata=None if metadata_mode in (None, UNKNOWN) else metadata_mode == "GKE_METADATA",
-        tpu_topology=_known(first_block(body.get("placement_policy")).get("tpu_topology")) or None,
-        body=body,
-        lines=lines,
-    )
-
-
-def parse_hcl(text: str, file: str) -> dict:
-    """python-hcl2's reading of a Terraform file; InputError naming the file if it is not HCL."""
-    import hcl2  # lazily: only `check` on Terraform input needs the parser
-
-    try:
-        return hcl2.loads(text)
-    except Exception as exc:  # python-hcl2 raises lark's exceptions, and others
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"{file}: invalid HCL: {message}") from None
-
-
-def tfvars_values(document: dict) -> dict[str, Any]:
-    """A `.tfvars` file's `name = value` assignments, evaluated (literals and templates)."""
-    return {name: evaluate(value, Scope()) for name, value in document.items()}
-
-
-def read_terraform(
-    text: str,
-    file: str,
-    docs: Documents,
-    *,
-    document: dict | None = None,
-    variables: dict[str, Any] | None = None,
-) -> None:
-    """Add the `google_container_node_pool` resources of a Terraform file (its variables: the
-    run's, else the file's own defaults)."""
-    document = parse_hcl(text, file) if document is None else document
-    docs.pools_given = True
-    for address, body in expand_resources(
-        document, "google_container_node_pool", variables=variables
-    ):
-        docs.pools.append(pool_from_terraform(body, address, file, text))
-
-
 POOL_KEYS = {
     "name": "the GKE node pool name (required)",
     "machine": "machine type, e.g. e2-standard-4",
@@ -411,9 +264,7 @@ def pool_from_fields(fields: dict[str, Any], where: str, *, file: str, line: int
     spot = str(fields.get("spot", "false")).lower()
     if spot not in ("true", "false"):
         raise bad("spot", "must be true or false")
-    machine = fields.get("machine")
-    if machine is not None and catalog().machine(str(machine)) is None:
-        raise bad("machine", f"unknown machine type {machine!r}")
+    machine = fields.get("machine")  # an unknown type is SR004's to report, not bad input
     zones = fields.get("zones")
     if isinstance(zones, str):
         zones = zones.split(";")
@@ -483,50 +334,3 @@ def read_pool_file(doc: Document, docs: Documents) -> None:
             raise InputError(f"{where}: must be a mapping")
         docs.pools.append(pool_from_fields(item, where, file=doc.file, line=line))
     docs.pools_given = True
-
-
-TFVARS_SUFFIXES = (".tfvars",)
-
-
-def _expand_dirs(paths: list[str]) -> list[str]:
-    """A directory stands for its Terraform module as Terraform reads it: its `*.tf` files,
-    then `terraform.tfvars`, then `*.auto.tfvars` in name order."""
-    out = []
-    for name in paths:
-        folder = FsPath(name)
-        if not folder.is_dir():
-            out.append(name)
-            continue
-        files = sorted(folder.glob("*.tf"))
-        tfvars = folder / "terraform.tfvars"
-        files += [tfvars] if tfvars.is_file() else []
-        files += sorted(folder.glob("*.auto.tfvars"))
-        if not files:
-            raise InputError(f"{name}: a directory without Terraform files (*.tf, *.tfvars)")
-        out += [str(f) for f in files]
-    return out
-
-
-def read_paths(paths: list[str]) -> Documents:
-    """Read every file: `.tf` as Terraform, `.tfvars` as variable values, anything else as YAML
-    manifests; a directory as a Terraform module. The Terraform files of one run are one
-    module: variables declared in any of them, with their defaults, overridden by the
-    `.tfvars` files in the order given, as `terraform plan -var-file` would."""
-    docs = Documents()
-    terraform: list[tuple[str, str, dict]] = []
-    values: dict[str, Any] = {}
-    for name in _expand_dirs(paths):
-        text = read_input(name)
-        if FsPath(name).suffix == ".tf":
-            terraform.append((name, text, parse_hcl(text, name)))
-        elif name.endswith(TFVARS_SUFFIXES):
-            values.update(tfvars_values(parse_hcl(text, name)))
-        else:
-            read_yaml(text, name, docs)
-    variables: dict[str, Any] = {}
-    for _, _, document in terraform:
-        variables.update(variable_defaults(document))
-    variables.update(values)
-    for name, text, document in terraform:
-        read_terraform(text, name, docs, document=document, variables=variables)
-    return docs

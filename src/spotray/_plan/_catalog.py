@@ -36,7 +36,8 @@ class MachineType:
     vcpus: int
     memory_mib: int
     bundled_gpus: tuple[tuple[str, int], ...]  # A2/G2: GPUs that come with the machine
-    prices: dict[str, Price]  # region -> price
+    prices: dict[str, Price]  # region -> price ({} for types known only from the docs)
+    documented_at: str | None = None  # the Google page its numbers come from, if not priced
 
     @property
     def series(self) -> str:
@@ -68,6 +69,7 @@ GPU_RULES: dict[str, GpuRule] = {
         GpuRule("nvidia-h100-80gb", "a3", {}, bundled=True),
         GpuRule("nvidia-h100-mega-80gb", "a3", {}, bundled=True),
         GpuRule("nvidia-rtx-pro-6000", "g4", {}, bundled=True),
+        GpuRule("nvidia-gb200", "a4x", {}, bundled=True),
     )
 }
 
@@ -119,8 +121,11 @@ class Catalog:
 
 @cache
 def catalog() -> Catalog:
-    """The packaged machine catalog (read once per process)."""
-    raw = json.loads(resources.files("spotray").joinpath("_data/gce_machines.json").read_text())
+    """The packaged machine catalog (read once per process): every type of the Compute Engine
+    price data, then the unpriced types Google documents (TPU VMs, A4X), each citing its page."""
+    data = resources.files("spotray").joinpath("_data")
+    raw = json.loads(data.joinpath("gce_machines.json").read_text())
+    documented = json.loads(data.joinpath("gce_machines_docs.json").read_text())
     machines = {
         name: MachineType(
             name=name,
@@ -132,10 +137,11 @@ def catalog() -> Catalog:
                 region: Price(p.get("on_demand"), p.get("spot"))
                 for region, p in m["usd_per_hour"].items()
             },
+            documented_at=m.get("documented_at"),
         )
-        for name, m in raw["machines"].items()
+        for name, m in [*documented["machines"].items(), *raw["machines"].items()]
     }
-    return Catalog(machines=machines, source=raw["source"])
+    return Catalog(machines=machines, source={**raw["source"], "documented": documented["source"]})
 
 
 def gpu_problem(machine: MachineType, gpu: str, count: int) -> tuple[str, str] | None:

@@ -306,7 +306,7 @@ def gke_tpu_labels(machine_type: str | None, topology: str | None) -> dict[str, 
     return labels
 
 
-ARM_SERIES = {"t2a", "c4a"}  # Arm (Ampere Altra, Google Axion); every other series is x86-64
+ARM_SERIES = {"t2a", "c4a", "a4x"}  # Arm (Ampere Altra, Google Axion, NVIDIA Grace); else x86-64
 
 
 def gke_node_labels(

@@ -1,5 +1,5 @@
 # The article's fault: a region given as node_locations.
-# expect: SR601
+# expect: SR601 line 7: node pool 'workers': node_locations is 'us-central1', not a list of zones (zones of us-central1: us-central1-a, us-central1-b, us-central1-c, us-central1-f)
 resource "google_container_node_pool" "workers" {
   name           = "workers"
   cluster        = "ray"

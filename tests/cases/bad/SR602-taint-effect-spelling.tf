@@ -1,5 +1,5 @@
 # A taint effect in Kubernetes spelling: the provider wants NO_SCHEDULE.
-# expect: SR602
+# expect: SR602 line 19: node pool 'workers': taint effect 'NoSchedule' is not one of NO_SCHEDULE, PREFER_NO_SCHEDULE, NO_EXECUTE
 resource "google_container_node_pool" "workers" {
   name           = "workers"
   cluster        = "ray"

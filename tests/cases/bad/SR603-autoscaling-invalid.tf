@@ -1,5 +1,6 @@
 # Per-zone and total limits together, and a location policy the provider does not know.
-# expect: SR603 SR603
+# expect: SR603 line 10: node pool 'workers': location_policy 'ANYWHERE' is not BALANCED or ANY
+# expect: SR603 line 10: node pool 'workers': per-zone and total autoscaling bounds are mutually exclusive
 resource "google_container_node_pool" "workers" {
   name           = "workers"
   cluster        = "ray"

@@ -1,5 +1,5 @@
 # A T4 on an E2 machine: E2 takes no GPUs.
-# expect: SR604
+# expect: SR604 line 19: node pool 'workers': nvidia-tesla-t4 attaches only to N1 machine types, not to e2-standard-4
 resource "google_container_node_pool" "workers" {
   name           = "workers"
   cluster        = "ray"

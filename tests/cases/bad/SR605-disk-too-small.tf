@@ -1,5 +1,5 @@
 # An 8 GB boot disk: GKE needs at least 10 GB.
-# expect: SR605
+# expect: SR605 line 18: node pool 'workers': disk_size_gb 8 is below 10
 resource "google_container_node_pool" "workers" {
   name           = "workers"
   cluster        = "ray"

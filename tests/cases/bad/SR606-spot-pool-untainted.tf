@@ -1,5 +1,5 @@
 # A Spot pool without a taint: on Standard clusters any Pod can land there.
-# expect: SR606
+# expect: SR606 line 15: node pool 'workers' is Spot but has no NoSchedule taint
 resource "google_container_node_pool" "workers" {
   name           = "workers"
   cluster        = "ray"

@@ -1,5 +1,5 @@
 # A node pool without Secure Boot (the provider's default is off).
-# expect: SR707
+# expect: SR707 line 15: node pool 'workers': Secure Boot is off
 resource "google_container_node_pool" "workers" {
   name           = "workers"
   cluster        = "ray"

@@ -1,5 +1,5 @@
 # A node pool that runs as the Compute Engine default service account.
-# expect: SR708
+# expect: SR708 line 15: node pool 'workers': runs as the Compute Engine default service account
 resource "google_container_node_pool" "workers" {
   name           = "workers"
   cluster        = "ray"

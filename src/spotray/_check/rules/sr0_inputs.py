@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..._plan import catalog
 from .._finding import Severity
 from .._registry import Rule, register
 
@@ -81,3 +82,78 @@ class NoRayCluster(Rule):
                 (),
                 "no RayCluster, RayJob or RayService in this file; nothing checked",
             )
+
+
+@register
+class TerraformNotRead(Rule):
+    """A node pool whose Terraform could not be fully evaluated.
+
+    What it does
+        Names, once per node pool, the fields spotray could not evaluate: a variable with no
+        default and no value (pass the module's `.tfvars`, `--var-file` or `--var`), an
+        expression or function spotray does not evaluate, a `for_each` or `dynamic` block over
+        such a value, or a module's whole `node_pools` list. An unknown field is never guessed:
+        the rules that need it skip the pool (a pool with unknown taints is not "untainted").
+
+    Why is this bad?
+        A check that silently skipped part of the input looks like a check that passed.
+
+    Example
+        spotray check raycluster.yaml main.tf   # machine_type = var.machine_type, no value
+
+    Use instead
+        spotray check raycluster.yaml main.tf variables.tf terraform.tfvars
+        spotray check raycluster.yaml infra/ --var-file prod.tfvars --var machine_type=n2-standard-8
+    """
+
+    code = "SR003"
+    name = "terraform-not-read"
+    severity = Severity.INFO
+    fix = "Pass the module's variables (.tfvars, --var-file, --var) with the Terraform files."
+
+    def check(self, ctx):
+        for pool in ctx.docs.pools:
+            if pool.unread:
+                yield self.finding(
+                    (pool.file, pool.line),
+                    (),
+                    f"node pool {pool.name!r}: not evaluated: {', '.join(pool.unread)}; "
+                    "rules that need these skipped it",
+                )
+
+
+@register
+class UnknownMachineType(Rule):
+    """A node pool whose machine type spotray does not know.
+
+    What it does
+        Warns, once per pool, that its machine type is in neither Compute Engine's price list
+        nor the machine types spotray adds from Google's documentation (`spotray` knows every
+        type priced in its bundled catalog). Wherever the pool comes from (Terraform, a pool
+        file, `--pool`), the fit, packing and capacity rules skip it; nothing else changes.
+
+    Why is this bad?
+        Usually a typo (`n2-standrad-8`), which `terraform apply` would reject only after the
+        plan; otherwise a type newer than spotray's catalog, whose fit was not checked.
+
+    Example
+        spotray check raycluster.yaml --pool name=workers,machine=n2-standrad-8,spot=true
+
+    Use instead
+        spotray check raycluster.yaml --pool name=workers,machine=n2-standard-8,spot=true
+    """
+
+    code = "SR004"
+    name = "unknown-machine-type"
+    severity = Severity.WARNING
+    fix = "Check the machine type's spelling (gcloud compute machine-types list)."
+
+    def check(self, ctx):
+        for pool in ctx.docs.pools:
+            if pool.machine_type and catalog().machine(pool.machine_type) is None:
+                yield self.finding(
+                    (pool.file, pool.lines.get("node_config", pool.line)),
+                    (),
+                    f"node pool {pool.name!r}: unknown machine type {pool.machine_type!r}; "
+                    "fit, packing and capacity were not checked for it",
+                )

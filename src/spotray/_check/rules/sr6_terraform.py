@@ -5,10 +5,10 @@ from __future__ import annotations
 from ..._plan import ZONES, gpu_problem
 from ..._tfeval import UNKNOWN
 from .._context import terraform_pools
-from .._documents import PROVIDER_EFFECTS
-from .._documents import first_block as _first
 from .._finding import Severity
 from .._registry import Rule, register
+from .._terraform import PROVIDER_EFFECTS
+from .._terraform import first_block as _first
 
 
 def _at(pool, attribute: str) -> tuple[str, int | None]:
