@@ -5,6 +5,8 @@ later `-var-file`s overriding earlier ones) and on the public files in ../shared
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import hcl2
 import pytest
 
@@ -184,3 +186,165 @@ def test_sr001_stays_when_the_terraform_holds_no_pool_spotray_reads(tmp_path):
     found = run_checks(read_paths([str(cluster), str(tf)]))
     (note,) = [f for f in found if f.code == "SR001"]
     assert "holds no google_container_node_pool" in note.message
+
+
+# --- locals, for expressions, modules, inline pools, dynamic blocks (issue 10) -------------
+
+
+def test_the_kubernetes_engine_modules_pool_lists_built_with_locals_and_for_expressions():
+    """everycure-org/matrix builds the module's node_pools from locals with for expressions,
+    concat and merge; the module (its cluster.tf) gives each pool node_pools_taints["all"]
+    plus its own, and spotray reads them as Terraform would."""
+    docs = read_paths([str(shared("realworld", "everycure-matrix-gke-module-locals.tf"))])
+    pools = {p.name: p for p in docs.pools}
+    # node_pools_combined leaves the two GPU pool lists out (so does Terraform)
+    assert len(pools) == 16 and not any("l4" in name for name in pools)
+    spot = [n for n, p in pools.items() if p.spot]
+    assert sorted(spot) == sorted(
+        [f"n2d-highmem-{s}-spot-nodes" for s in (8, 16, 32, 48, 64, 80)]
+        + ["h3-standard-88-nodes-spot"]
+    )
+    # the last merge() argument wins: the spot for-expression's three taints
+    assert [t.key for t in pools["n2d-highmem-8-spot-nodes"].taints] == [
+        "node-memory-size",
+        "spot",
+        "workload",
+    ]
+    assert [t.key for t in pools["n2d-highmem-8-nodes"].taints] == ["workload"]  # the map's own
+    assert pools["management-nodes"].taints == ()  # in no map: only "all" (empty)
+    h3 = pools["h3-standard-88-nodes-spot"]
+    assert h3.machine_type == "h3-standard-88" and h3.zones == ("us-central1-a",)
+    assert h3.max_nodes == 0  # "Scaled to 0: TECH-418"
+    assert h3.labels["billing-category"] == "cpu-compute-spot"  # node_pools_labels' for/merge
+    assert set(h3.unread) == {"labels", "location"}  # var.environment, var.default_region
+
+
+def test_module_pools_from_a_tfvars_file_and_var_flags():
+    files = [
+        str(shared("realworld", "aiongke-module-gke-standard-public.tf")),
+        str(shared("realworld", "aiongke-platform.tfvars")),
+    ]
+    # var.enable_tpu is declared in a variables.tf we do not have: the list is unknown
+    (unread,) = read_paths(files).pools
+    assert unread.unread == ("node_pools",)
+    findings = run_checks(read_paths(files), select=["SR003"])
+    assert [f.line for f in findings] == [49] and "node_pools" in findings[0].message
+    pools = {p.name: p for p in read_paths(files, variables=["enable_tpu=false"]).pools}
+    assert sorted(pools) == ["cpu-pool", "gpu-pool-l4"]
+    gpu = pools["gpu-pool-l4"]
+    assert (gpu.machine_type, gpu.gpu_type, gpu.gpus, gpu.zones) == (
+        "g2-standard-24",
+        "nvidia-l4",
+        2,
+        ("us-central1-a",),
+    )
+    assert gpu.max_nodes == 3 and gpu.spot is False
+
+
+def test_inline_node_pool_blocks_of_a_cluster(tmp_path):
+    (tmp_path / "main.tf").write_text(
+        """
+resource "google_container_cluster" "ray" {
+  name                     = "ray"
+  location                 = "us-central1"
+  remove_default_node_pool = false
+  node_pool {
+    name = "head"
+    node_config { machine_type = "n2-standard-8" }
+  }
+  node_pool {
+    name           = "workers"
+    node_locations = ["us-central1-a"]
+    autoscaling { max_node_count = 4 }
+    node_config {
+      machine_type = "e2-standard-4"
+      spot         = true
+      taint {
+        key    = "spot"
+        value  = true
+        effect = "NO_SCHEDULE"
+      }
+    }
+  }
+}
+"""
+    )
+    head, workers = read_paths([str(tmp_path / "main.tf")]).pools
+    assert (head.name, head.spot, head.region, head.line) == ("head", False, "us-central1", 7)
+    assert (workers.name, workers.spot, workers.max_nodes) == ("workers", True, 4)
+    assert [(t.key, t.value, t.effect) for t in workers.taints] == [("spot", "true", "NoSchedule")]
+
+
+def test_dynamic_blocks_become_the_blocks_they_make_or_unknown():
+    document = hcl2.loads(
+        """
+variable "taints" { default = [{ key = "a", value = "1", effect = "NO_SCHEDULE" }] }
+resource "google_container_node_pool" "known" {
+  name = "known"
+  node_config {
+    machine_type = "e2-standard-4"
+    dynamic "taint" {
+      for_each = var.taints
+      content {
+        key    = taint.value.key
+        value  = taint.value.value
+        effect = taint.value.effect
+      }
+    }
+  }
+}
+resource "google_container_node_pool" "unknown" {
+  name = "unknown"
+  node_config {
+    machine_type = "e2-standard-4"
+    dynamic "taint" {
+      for_each = var.not_given
+      iterator = t
+      content {
+        key = t.value.key
+      }
+    }
+  }
+}
+"""
+    )
+    (_, known), (_, unknown) = expand_resources(document, "google_container_node_pool")
+    assert known["node_config"][0]["taint"] == [{"key": "a", "value": "1", "effect": "NO_SCHEDULE"}]
+    assert unknown["node_config"][0]["taint"] is UNKNOWN  # never "no taints"
+
+
+def test_the_tpu_sample_expands_its_dynamic_placement_policy():
+    """kubernetes-engine-samples' TPU cluster: `dynamic "placement_policy"` only for multi-host
+    slices (var.nodes_per_slice > 1), and `count` over var.num_tpu_slices."""
+    path = str(shared("realworld", "derived-kes-tpu-getstarted-module.tf"))
+    single = {p.name: p for p in read_paths([path]).pools}["tpu-np-1"]
+    assert single.machine_type == "ct6e-standard-8t" and single.tpu_topology is None
+    multi = read_paths([path], variables=["nodes_per_slice=2", "tpu_topology=4x4"]).pools
+    assert {p.name: p.tpu_topology for p in multi}["tpu-np-1"] == "4x4"
+
+
+def test_var_flags_parse_like_terraforms():
+    from spotray._check._inputs import parse_var
+
+    assert parse_var("n=3") == ("n", 3)
+    assert parse_var("on=true") == ("on", True)
+    assert parse_var('zones=["a", "b"]') == ("zones", ["a", "b"])
+    assert parse_var("region=us-central1") == ("region", "us-central1")  # a plain string
+    assert parse_var("name=a=b") == ("name", "a=b")
+
+
+def test_check_takes_var_file_and_var_as_terraform_does(tmp_path, capsys):
+    from spotray.cli import main
+
+    case = Path(__file__).parent / "cases/bad/SR003-terraform-not-read.tf"
+    assert main(["check", str(case), "--select", "SR003,SR004"]) == 0
+    assert "not evaluated: machine_type" in capsys.readouterr().out
+    (tmp_path / "prod.tfvars").write_text('machine_type = "n2-standrad-8"\n')
+    assert main(["check", str(case), "--var-file", str(tmp_path / "prod.tfvars")]) == 0
+    assert "unknown machine type 'n2-standrad-8'" in capsys.readouterr().out
+    # -var after -var-file wins, as in Terraform
+    args = ["--var-file", str(tmp_path / "prod.tfvars"), "--var", "machine_type=e2-standard-4"]
+    assert main(["check", str(case), *args, "--select", "SR0"]) == 0
+    assert "0 finding(s)" in capsys.readouterr().out
+    assert main(["check", str(case), "--var", "oops"]) == 2
+    assert "--var 'oops': expected NAME=VALUE" in capsys.readouterr().err
