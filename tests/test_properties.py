@@ -36,7 +36,9 @@ DRAIN_ENV = "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S"
 HEAD_POOL = "ray-head"
 EXISTING_POOL = "default-pool"
 
-_MACHINES = sorted(catalog().machines.values(), key=lambda m: m.name)
+_MACHINES = sorted(  # priced types: spotray renders on no other
+    (m for m in catalog().machines.values() if not m.documented_at), key=lambda m: m.name
+)
 # machines that can host a Pod at all (shared-core e2-micro/small, f1, g1 cannot: their
 # allocatable less GKE's DaemonSets is below zero, which the plan refuses with a SpecError)
 CPU_MACHINES = [
@@ -655,3 +657,53 @@ def test_load_spec_fuzz_only_raises_spotray_errors(text):
         return
     assert isinstance(plan, spotray.Plan)
     assert isinstance(spotray.render(plan), spotray.Rendered)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    spec_dict=valid_specs(),
+    max_pods=st.integers(8, 110),
+    daemonset_cpu=st.one_of(st.none(), st.integers(100, 900)),
+)
+def test_explain_and_check_spec_agree_on_packing(spec_dict, max_pods, daemonset_cpu):
+    """One home for derived numbers (issue 10): for random specs, what `explain` shows (the
+    plan) and what `check --spec` computes from the rendered documents agree on Pods per node,
+    the idle share and the Pod size that would fill a node; SR304 fires exactly where the plan
+    leaves more than 25% idle, suggesting the plan's Pod size."""
+    from hypothesis import assume
+
+    from spotray._check import spec_documents
+    from spotray._check._context import Context, ray_container, requests_of
+    from spotray._plan import packing
+
+    gke = {**spec_dict.get("gke", {}), "max_pods_per_node": max_pods}
+    if daemonset_cpu is not None:
+        gke["daemonset_cpu"] = f"{daemonset_cpu}m"
+    spec_dict = {**spec_dict, "gke": gke}
+    try:
+        spec = spotray.load_spec("random.yaml", text=yaml.safe_dump(spec_dict, sort_keys=False))
+        plan, docs = spec_documents(spec)
+    except spotray.SpecError:
+        assume(False)  # the drawn Pods no longer fit next to the larger DaemonSets
+        return
+    ctx = Context(docs)
+    (cluster,) = docs.clusters
+    groups = {name: (group, path) for name, group, path in cluster.groups()}
+    idle = set()
+    for g in plan.groups:
+        group, path = groups["head" if g.is_head else g.name]
+        (pool,) = [p for p in ctx.placement(cluster, group, path).pools if p.name == g.pool.name]
+        _, container = ray_container(group)
+        packed = packing(pool.available, requests_of(container), pool.pods_limit)
+        assert packed.pods == g.pods_per_node
+        assert packed.limited_by == g.limited_by
+        assert packed.idle == pytest.approx(g.packing.idle)
+        assert packed.fill == g.filling_pod()
+        if g.pods_per_node and g.packing.idle > 0.25:
+            idle.add(("head" if g.is_head else g.name, g.filling_pod()))
+    reported = set()
+    for f in run_checks(docs, select=["SR304"]):
+        name = f.message.split("group ", 1)[1].split("'")[1]
+        cpu, mem = f.message.rsplit("a Pod of cpu ", 1)[1].split(" would")[0].split(", memory ")
+        reported.add((name, (cpu, mem)))
+    assert reported == idle

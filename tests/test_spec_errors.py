@@ -102,6 +102,13 @@ CASES = [
         "unknown machine type 'e2-standard-3'",
     ),
     (
+        "documented-but-unpriced-machine",
+        edited("machine_type: e2-standard-2", "machine_type: ct6e-standard-4t"),
+        "machine_type: ct6e-standard-4t",
+        "workers[0].machine_type",
+        "ct6e-standard-4t is known only from Google's documentation",
+    ),
+    (
         "unknown-gpu",
         edited(
             "machine_type: e2-standard-2",

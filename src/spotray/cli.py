@@ -132,8 +132,7 @@ def explain_tables(plan: Plan) -> list[Table]:
             ("pods per node", f"{g.pods_per_node} (limited by {g.limited_by})"),
             (
                 "used / idle",
-                f"cpu {_pct(cpu_used)}, memory {_pct(mem_used)} used; "
-                f"{_pct(1 - max(cpu_used, mem_used))} idle",
+                f"cpu {_pct(cpu_used)}, memory {_pct(mem_used)} used; {_pct(g.packing.idle)} idle",
             ),
             ("Pod that fills a node", f"{cpu_fill} CPU / {mem_fill}"),
             (

@@ -28,6 +28,13 @@ def run_checks(
 
 def check_spec(spec, *, select=None, ignore=None) -> list[Finding]:
     """Render a spec in memory and check the rendered documents, like hand-written ones."""
+    _, docs = spec_documents(spec)
+    return run_checks(docs, select=select, ignore=ignore)
+
+
+def spec_documents(spec) -> tuple:
+    """(plan, Documents) of a spec: its rendered files read back as `check` reads any files,
+    with the plan's numbers for what no document says (DaemonSet overrides, existing pools)."""
     from .._api import plan as resolve
     from .._render import render
 
@@ -50,7 +57,12 @@ def check_spec(spec, *, select=None, ignore=None) -> list[Finding]:
                     region=pool.region,
                 )
             )
-    return run_checks(docs, select=select, ignore=ignore)
+    planned = {pool.name: pool for pool in plan.pools}
+    for pool in docs.pools:  # what no document says (DaemonSet overrides): the plan's numbers
+        if pool.name in planned:
+            pool.daemonsets = planned[pool.name].daemonsets
+            pool.max_pods = pool.max_pods or planned[pool.name].max_pods
+    return plan, docs
 
 
 __all__ = [
@@ -65,4 +77,5 @@ __all__ = [
     "parse_pool_flag",
     "read_paths",
     "run_checks",
+    "spec_documents",
 ]

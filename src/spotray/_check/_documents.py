@@ -10,7 +10,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._errors import InputError
-from .._plan import MachineType, Resources, allocatable, catalog, daemonset_overhead
+from .._plan import (
+    GKE_DEFAULT_MAX_PODS,
+    MachineType,
+    Resources,
+    allocatable,
+    catalog,
+    daemonset_overhead,
+)
 from .._plan._model import TPU_RESOURCE, gke_node_labels, gke_tpu_labels
 from .._yaml import Document, Path, load_documents
 from ._scheduling import UNKNOWN_LABEL, NodeTaint
@@ -96,6 +103,8 @@ class Pool:
     body: dict = field(default_factory=dict)  # the evaluated Terraform body (Terraform rules)
     lines: dict[str, int] = field(default_factory=dict)  # attribute -> line, where known
     unread: tuple[str, ...] = ()  # Terraform fields that could not be evaluated (see SR003)
+    max_pods: int | None = None  # max_pods_per_node; None: GKE's default
+    daemonsets: Resources | None = None  # system DaemonSets' requests; None: the plan's model
 
     @property
     def machine(self) -> MachineType | None:
@@ -156,7 +165,13 @@ class Pool:
         if machine is None:
             return None
         node = allocatable(machine.vcpus, machine.memory_mib, self.gpus)
-        return node - daemonset_overhead(workload_identity=self.workload_identity)
+        daemonsets = self.daemonsets or daemonset_overhead(workload_identity=self.workload_identity)
+        return node - daemonsets
+
+    @property
+    def pods_limit(self) -> int:
+        """The most Pods a node of the pool runs (max_pods_per_node, else GKE's default)."""
+        return self.max_pods or GKE_DEFAULT_MAX_PODS
 
     @property
     def max_nodes(self) -> int | None:

@@ -173,6 +173,7 @@ def pool_from_body(
         preemptible=preemptible is True,
         gke_metadata=None if metadata_mode in (None, UNKNOWN) else metadata_mode == "GKE_METADATA",
         tpu_topology=_known(first_block(body.get("placement_policy")).get("tpu_topology")) or None,
+        max_pods=_int(body.get("max_pods_per_node")),
         body=body,
         lines=lines,
         unread=_unread(
@@ -317,6 +318,7 @@ def _module_pool(
         ]
     body = {
         "name": name,
+        "max_pods_per_node": item.get("max_pods_per_node"),
         "node_locations": zones,
         "autoscaling": scaling,
         "node_config": [

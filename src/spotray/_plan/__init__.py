@@ -5,14 +5,20 @@ from __future__ import annotations
 from ._allocatable import Resources, allocatable, capacity, daemonset_overhead
 from ._catalog import GPU_RULES, ZONES, MachineType, Price, catalog, format_usd, gpu_problem
 from ._model import (
+    GKE_CRITICAL_PODS_SECONDS,
+    GKE_DEFAULT_MAX_PODS,
+    GKE_SPOT_NODE_GRACE_SECONDS,
+    GKE_SPOT_POD_WINDOW,
     Autoscaling,
     NodePool,
+    Packing,
     Plan,
     PodShape,
     RayGroup,
     Shutdown,
     Taint,
     filling_pod,
+    packing,
     pods_fitting,
 )
 
@@ -28,11 +34,16 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "GKE_CRITICAL_PODS_SECONDS",
+    "GKE_DEFAULT_MAX_PODS",
+    "GKE_SPOT_NODE_GRACE_SECONDS",
+    "GKE_SPOT_POD_WINDOW",
     "GPU_RULES",
     "ZONES",
     "Autoscaling",
     "MachineType",
     "NodePool",
+    "Packing",
     "Plan",
     "PodShape",
     "Price",
@@ -47,6 +58,7 @@ __all__ = [
     "filling_pod",
     "format_usd",
     "gpu_problem",
+    "packing",
     "pods_fitting",
     "pods_per_node",
     "resolve_plan",

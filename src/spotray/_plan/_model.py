@@ -144,12 +144,12 @@ class RayGroup:
     @property
     def used(self) -> tuple[float, float]:
         """(cpu, memory) share of a node's available resources used at full packing."""
-        avail = self.pool.available
-        req = self.pod.requests
-        return (
-            self.pods_per_node * req.cpu_millis / avail.cpu_millis,
-            self.pods_per_node * req.memory_bytes / avail.memory_bytes,
-        )
+        return self.packing.used
+
+    @property
+    def packing(self) -> Packing:
+        """How the group's Pods pack one node of its pool."""
+        return packing(self.pool.available, self.pod.requests, self.pool.max_pods)
 
     def filling_pod(self, pods_per_node: int | None = None) -> tuple[str, str]:
         """The (cpu, memory) Pod size that would fill a node with `pods_per_node` Pods."""
@@ -355,6 +355,40 @@ def filling_pod(available: Resources, pods: int) -> tuple[str, str]:
     cpu = available.cpu_millis // pods // 10 * 10
     mem = available.memory_bytes // pods // MIB // 64 * 64 * MIB
     return format_cpu(cpu), format_memory(mem)
+
+
+# GKE's defaults, facts every reader of the plan shares (spec defaults, renderers, rules).
+GKE_DEFAULT_MAX_PODS = 110  # Pods per node on GKE Standard (max_pods_per_node unset)
+GKE_SPOT_NODE_GRACE_SECONDS = 30  # a preempted Spot node's graceful shutdown
+GKE_CRITICAL_PODS_SECONDS = 15  # of which kept for critical system Pods
+GKE_SPOT_POD_WINDOW = GKE_SPOT_NODE_GRACE_SECONDS - GKE_CRITICAL_PODS_SECONDS  # for Ray Pods
+
+
+@dataclass(frozen=True)
+class Packing:
+    """How Pods of one size pack a node: the numbers `explain` shows and the rules check."""
+
+    pods: int  # Pods per node
+    limited_by: str  # "cpu", "memory", "gpu" or "max-pods"
+    used: tuple[float, float]  # (cpu, memory) share of what the node offers Ray Pods
+    fill: tuple[str, str]  # the (cpu, memory) Pod size that fills a node with `pods` Pods
+
+    @property
+    def idle(self) -> float:
+        """The share of the node left idle: by the scarcer of CPU and memory."""
+        return 1 - max(self.used)
+
+
+def packing(available: Resources, requests: Resources, max_pods: int) -> Packing:
+    """How Pods of `requests` pack a node offering `available` (with at most `max_pods`)."""
+    pods, limited_by = pods_fitting(available, requests, max_pods)
+    used = (
+        pods * requests.cpu_millis / available.cpu_millis if available.cpu_millis > 0 else 0.0,
+        pods * requests.memory_bytes / available.memory_bytes
+        if available.memory_bytes > 0
+        else 0.0,
+    )
+    return Packing(pods, limited_by, used, filling_pod(available, max(pods, 1)))
 
 
 def pods_fitting(available: Resources, requests: Resources, max_pods: int) -> tuple[int, str]:

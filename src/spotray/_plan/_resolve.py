@@ -122,6 +122,14 @@ def _machine(group: _GroupBase, path: tuple, problems: _Problems) -> MachineType
             (*path, "machine_type"),
             f"unknown machine type {group.machine_type!r} (known families: {', '.join(families)})",
         )
+    elif machine.documented_at:
+        problems.add(
+            (*path, "machine_type"),
+            f"{machine.name} is known only from Google's documentation ({machine.documented_at}):"
+            " it has no price, and spotray renders Ray groups only on priced Compute Engine types "
+            "(`spotray check` still checks pools of it)",
+        )
+        return None
     return machine
 
 

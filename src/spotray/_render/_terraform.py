@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .._plan import NodePool, Plan
+from .._plan import GKE_DEFAULT_MAX_PODS, NodePool, Plan
 from .._plan._model import NODE_ACCOUNT, NODE_ACCOUNT_REFERENCE
 from ._hcl import block, dumps, expression, expression_or_string, object_key, string
 
@@ -69,6 +69,9 @@ def _pool_resource(plan: Plan, pool: NodePool, cluster: str) -> dict:
         "node_locations": [string(z) for z in pool.zones],
         "cluster": cluster,
         "initial_node_count": pool.initial_node_count,
+        # the spec's gke.max_pods_per_node where it is not GKE's default: the document says it,
+        # so `spotray check` of the files packs nodes as the plan does
+        "max_pods_per_node": pool.max_pods if pool.max_pods != GKE_DEFAULT_MAX_PODS else None,
         "autoscaling": _autoscaling(pool),
         "timeouts": block(**{k: string(v) for k, v in pool.timeouts.items()})
         if pool.timeouts

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from ..._plan import filling_pod, pods_fitting
+from ..._plan import packing
 from ..._quantity import cpu_millis, memory_bytes
 from .._context import GPU, groups, quantity, ray_container, requests_of
 from .._finding import Severity
 from .._registry import Rule, register
 
-IDLE_THRESHOLD = 0.25
-MAX_PODS = 110
+IDLE_THRESHOLD = 0.25  # SR304's policy; the idle share itself is the plan's (`Packing.idle`)
 
 
 def _sized_groups(ctx):
@@ -58,7 +57,8 @@ class PodFitsNoNode(Rule):
                 avail = pool.available
                 if avail is None:
                     continue
-                count, limited = pods_fitting(avail, req, MAX_PODS)
+                packed = packing(avail, req, pool.pods_limit)
+                count, limited = packed.pods, packed.limited_by
                 if count == 0 and not (req.gpus and not avail.gpus):  # no GPUs at all: SR302
                     yield self.finding(
                         cluster.doc,
@@ -181,19 +181,16 @@ class NodeMostlyIdle(Rule):
                 avail = pool.available
                 if avail is None or avail.cpu_millis <= 0 or avail.memory_bytes <= 0:
                     continue
-                count, _ = pods_fitting(avail, req, MAX_PODS)
-                if count == 0:
+                packed = packing(avail, req, pool.pods_limit)
+                if packed.pods == 0:
                     continue
-                used = max(
-                    count * req.cpu_millis / avail.cpu_millis,
-                    count * req.memory_bytes / avail.memory_bytes,
-                )
-                if 1 - used > IDLE_THRESHOLD:
-                    cpu, mem = filling_pod(avail, count)
+                if packed.idle > IDLE_THRESHOLD:
+                    cpu, mem = packed.fill
                     yield self.finding(
                         cluster.doc,
                         (*cpath, "resources"),
-                        f"{cluster.kind} {cluster.name!r} group {name!r}: {count} Pod(s) per "
-                        f"{pool.machine_type} node of pool {pool.name!r} leave {1 - used:.0%} of "
-                        f"it idle; a Pod of cpu {cpu}, memory {mem} would fill it",
+                        f"{cluster.kind} {cluster.name!r} group {name!r}: {packed.pods} Pod(s) "
+                        f"per {pool.machine_type} node of pool {pool.name!r} leave "
+                        f"{packed.idle:.0%} of it idle ({packed.limited_by} runs out first); "
+                        f"a Pod of cpu {cpu}, memory {mem} would fill it",
                     )

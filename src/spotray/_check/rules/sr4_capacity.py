@@ -6,7 +6,6 @@ from ..._plan import pods_fitting
 from .._context import as_int, autoscaling_enabled, groups, ray_container, requests_of
 from .._finding import Severity
 from .._registry import Rule, register
-from .sr3_fit import MAX_PODS
 
 
 @register
@@ -52,7 +51,7 @@ class CapacityShort(Rule):
                 avail, nodes = pool.available, pool.max_nodes
                 if avail is None or nodes is None:
                     continue
-                per_node, _ = pods_fitting(avail, req, MAX_PODS)
+                per_node, _ = pods_fitting(avail, req, pool.pods_limit)
                 if per_node == 0:
                     continue  # the Pod fits no node of this pool: SR301/SR302 say so
                 capacity += per_node * nodes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..._plan import GKE_SPOT_POD_WINDOW
 from ..._versions import version_tuple
 from .._context import (
     autoscaler_v2,
@@ -22,7 +23,6 @@ DRAIN_ENV = "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S"
 DRAIN_DEFAULT_SECONDS = 30  # Ray 2.60, ray/_private/ray_constants.py
 DRAIN_MIN_RAY = (2, 60)  # verified present in Ray 2.60; earlier releases not verified
 K8S_DEFAULT_GRACE = 30
-GKE_SPOT_POD_WINDOW = 15  # default: 30 s node grace, of which 15 s for critical system Pods
 
 
 @register
