@@ -62,6 +62,36 @@ def test_console_script_runs(tmp_path):
     assert exe.returncode == 0, exe.stderr
 
 
+def test_the_console_scripts_check_skips_typer_rich_and_pydantic_and_says_the_same(capsys):
+    """`spotray check` goes straight to the checker (issue 10: start-up); what it prints and
+    its exit code are those of the typer command (`spotray.cli.main`)."""
+    seed = [
+        str(EXAMPLES.parent.parent / "shared/seed" / n) for n in ("ray-cluster.yaml", "nodepool.tf")
+    ]
+    probe = (
+        "import sys\n"
+        "from spotray._entry import main\n"
+        "code = main(sys.argv[1:])\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'typer', 'rich', 'pydantic'})\n"
+        "print('heavy:', heavy, file=sys.stderr)\n"
+        "sys.exit(code)\n"
+    )
+    for args in (["check", *seed, "--output-format", "json"], ["check", "--select", "XX9"]):
+        fast = subprocess.run(
+            [sys.executable, "-c", probe, *args], capture_output=True, text=True, check=False
+        )
+        assert "heavy: []" in fast.stderr
+        code = main(args)
+        captured = capsys.readouterr()
+        assert (fast.returncode, fast.stdout) == (code, captured.out)
+        assert fast.stderr.replace("heavy: []\n", "") == captured.err
+    assert main(["check", *seed]) == 1  # the seed's known faults: errors
+    bad = subprocess.run(
+        [sys.executable, "-c", probe, "check", "--bogus"], capture_output=True, text=True
+    )
+    assert bad.returncode == 2 and "--bogus" in bad.stderr
+
+
 def test_local_commands_need_local_and_a_running_cluster(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("SPOTRAY_STATE_DIR", str(tmp_path))
     spec = str(EXAMPLES / "seed.yaml")

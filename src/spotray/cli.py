@@ -233,36 +233,21 @@ def check(
     ] = FailOn.error,
 ) -> None:
     """Lint RayCluster manifests and GKE node pools (generated or hand-written) before applying."""
-    from . import __version__
-    from ._check import _output, check_spec, parse_pool_flag, read_paths, run_checks
-    from ._check._finding import Severity
+    from ._check._cli import run
 
-    with _errors():
-        if spec is None and not paths:
-            raise InputError("give files to check, or --spec SPEC")
-        if spec is not None:
-            from ._spec import load_spec
-
-            findings = check_spec(load_spec(spec), select=select, ignore=ignore)
-        else:
-            docs = read_paths(
-                [str(p) for p in paths or []],
-                var_files=[str(f) for f in var_file or []],
-                variables=var or [],
-            )
-            for value in pool or []:
-                docs.pools.append(parse_pool_flag(value))
-                docs.pools_given = True
-            findings = run_checks(docs, select=select, ignore=ignore)
-    if output_format is OutputFormat.json:
-        out.print(_output.to_json(findings), end="")
-    elif output_format is OutputFormat.sarif:
-        out.print(_output.to_sarif(findings, version=__version__), end="")
-    else:
-        out.print(_output.to_text(findings), end="")
-    threshold = Severity[fail_on.value.upper()]
-    if any(f.severity >= threshold for f in findings):
-        raise typer.Exit(1)
+    code = run(
+        [str(p) for p in paths or []],
+        spec=str(spec) if spec is not None else None,
+        pools=pool,
+        var_files=[str(f) for f in var_file or []],
+        variables=var,
+        select=select,
+        ignore=ignore,
+        output_format=output_format.value,
+        fail_on=fail_on.value,
+    )
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()
