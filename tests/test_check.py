@@ -473,9 +473,6 @@ ALONE_VERDICTS = {
     "realworld/ray-docs-xgboost-benchmark.yaml": ["SR501"],
     # Spot pools from for_each without any NoSchedule taint
     "realworld/cave-pcg-pools-foreach.tf": ["SR606"],
-    # a TPU v4 pool (ct4p-hightpu-4t): no Google page we could read states its vCPUs and
-    # memory, so it is unknown (SR004) and its fit unchecked, rather than guessed
-    "realworld/kes-gkeray-platform-main.tf": ["SR004"],
     # nodeSelector value 8 (Kubernetes wants strings), and a head that selects Spot
     "realworld/kes-verl-raycluster-autopilot-spot.yaml": ["SR100", "SR202"],
 }

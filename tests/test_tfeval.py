@@ -87,7 +87,7 @@ def test_expressions(text, value):
     assert evaluate(text, SCOPE) == value
 
 
-def test_count_makes_zero_one_or_many_instances_and_unknown_keeps_one():
+def test_count_makes_zero_one_or_many_instances_and_unknown_is_marked():
     document = hcl2.loads(
         """
 variable "n" { default = 2 }
@@ -110,7 +110,7 @@ resource "google_container_node_pool" "maybe" {
     assert [(a, b["name"]) for a, b in found] == [
         ("google_container_node_pool.many[0]", "pool-0"),
         ("google_container_node_pool.many[1]", "pool-1"),
-        ("google_container_node_pool.maybe", "maybe"),
+        ("google_container_node_pool.maybe[*]", "maybe"),  # instances unknown
     ]
 
 
@@ -225,10 +225,12 @@ def test_module_pools_from_a_tfvars_file_and_var_flags():
         str(shared("realworld", "aiongke-platform.tfvars")),
     ]
     # var.enable_tpu is declared in a variables.tf we do not have: the list is unknown
-    (unread,) = read_paths(files).pools
-    assert unread.unread == ("node_pools",)
-    findings = run_checks(read_paths(files), select=["SR003"])
-    assert [f.line for f in findings] == [49] and "node_pools" in findings[0].message
+    docs = read_paths(files)
+    assert docs.pools == [] and [(u.name, u.line, u.what) for u in docs.unread] == [
+        ("module.gke.node_pools", 49, "node_pools")
+    ]
+    findings = run_checks(docs, select=["SR003"])
+    assert [f.line for f in findings] == [49] and "not enumerated" in findings[0].message
     pools = {p.name: p for p in read_paths(files, variables=["enable_tpu=false"]).pools}
     assert sorted(pools) == ["cpu-pool", "gpu-pool-l4"]
     gpu = pools["gpu-pool-l4"]
@@ -348,3 +350,15 @@ def test_check_takes_var_file_and_var_as_terraform_does(tmp_path, capsys):
     assert "0 finding(s)" in capsys.readouterr().out
     assert main(["check", str(case), "--var", "oops"]) == 2
     assert "--var 'oops': expected NAME=VALUE" in capsys.readouterr().err
+
+
+def test_pools_that_cannot_be_enumerated_are_named_and_sr001_stays():
+    """A module whose node_pools list is unknown reads as zero pools: SR001 stays (placement
+    was not checked) and SR003 names the list, never a silent exit 0 with no note."""
+    files = [
+        str(shared("seed", "ray-cluster.yaml")),
+        str(shared("realworld", "aiongke-module-gke-standard-public.tf")),
+    ]
+    found = {f.code: f.message for f in run_checks(read_paths(files), select=["SR0"])}
+    assert "could not be enumerated" in found["SR001"]
+    assert found["SR003"].startswith("module.gke.node_pools: node pools not enumerated")

@@ -714,7 +714,8 @@ def expand_resources(
 ) -> list[tuple[str, dict]]:
     """Every instance of `resource_type`, as (address, evaluated body without meta-arguments).
 
-    `for_each` over a map, or a set or list of strings, gives one instance per key.
+    `for_each` over a map, or a set or list of strings, gives one instance per key; an unknown
+    `for_each` or `count` gives one body at address `<type>.<name>[*]` (instances unknown).
     `scope`: the module's (variables and locals); else `variables` (default: this document's
     declared defaults).
     """
@@ -741,13 +742,13 @@ def expand_resources(
                             inner = replace(scope, count_index=index)
                             out.append((f"{address}[{index}]", ev(attrs, inner)))
                         continue
-                    out.append((address, ev(attrs, scope)))  # unknown count
+                    out.append((f"{address}[*]", ev(attrs, scope)))  # unknown count
                 elif "for_each" in body:
                     keys = evaluate(body["for_each"], scope)
                     if isinstance(keys, list) and all(isinstance(k, str) for k in keys):
                         keys = {k: k for k in keys}  # a set of strings: each.key = each.value
-                    if not isinstance(keys, dict):
-                        out.append((address, ev(attrs, scope)))
+                    if not isinstance(keys, dict):  # unknown: "[*]", instances unknown
+                        out.append((f"{address}[*]", ev(attrs, scope)))
                         continue
                     for key, value in keys.items():
                         inner = replace(scope, each_key=key, each_value=value)

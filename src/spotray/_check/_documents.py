@@ -183,12 +183,24 @@ class Pool:
 
 
 @dataclass
+class Unread:
+    """Node pools the Terraform declares but spotray could not enumerate: a module's unknown
+    `node_pools` list, a `for_each` or `count` over unknown input, a `dynamic "node_pool"`."""
+
+    name: str  # what holds them, e.g. module.gke.node_pools
+    file: str
+    line: int | None
+    what: str  # the expression that could not be evaluated, e.g. node_pools, for_each
+
+
+@dataclass
 class Documents:
     """Everything one `spotray check` run reads."""
 
     clusters: list[ClusterDoc] = field(default_factory=list)
     pools: list[Pool] = field(default_factory=list)
     pools_given: bool = False  # any pool source was given (Terraform, --pool, spec)
+    unread: list[Unread] = field(default_factory=list)  # pools that could not be enumerated
     without_ray: list[str] = field(default_factory=list)  # manifests with no Ray kind in them
     network_policies: list[Document] = field(default_factory=list)  # networking.k8s.io/v1
     service_accounts: list[Document] = field(default_factory=list)  # v1 ServiceAccount

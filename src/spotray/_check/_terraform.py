@@ -20,7 +20,7 @@ from typing import Any
 
 from .._errors import InputError
 from .._tfeval import UNKNOWN, Scope, evaluate, expand_resources
-from ._documents import Documents, Pool
+from ._documents import Documents, Pool, Unread
 from ._scheduling import NodeTaint
 
 PROVIDER_EFFECTS = {
@@ -194,18 +194,22 @@ def pool_from_body(
     )
 
 
-def resource_pools(document: dict, text: str, file: str, scope: Scope) -> list[Pool]:
+def resource_pools(document: dict, text: str, file: str, scope: Scope) -> list[Pool | Unread]:
     """`resource "google_container_node_pool"`, one Pool per instance."""
     pools = []
     for address, body in expand_resources(document, "google_container_node_pool", scope=scope):
         rname = address.split(".", 1)[1].split("[", 1)[0]
         header = rf'resource\s+"google_container_node_pool"\s+"{re.escape(rname)}"'
         line, lines = _lines_of_block(text, header)
+        if address.endswith("[*]"):  # instances of an unknown for_each or count
+            meta = "for_each" if "for_each" in lines else "count"
+            pools.append(Unread(address[:-3], file, lines.get(meta, line), meta))
+            continue
         pools.append(pool_from_body(body, address, file, line=line, lines=lines, location=None))
     return pools
 
 
-def inline_pools(document: dict, text: str, file: str, scope: Scope) -> list[Pool]:
+def inline_pools(document: dict, text: str, file: str, scope: Scope) -> list[Pool | Unread]:
     """The `node_pool {}` blocks inside `resource "google_container_cluster"` (all but a
     `default-pool` that `remove_default_node_pool = true` deletes)."""
     pools = []
@@ -217,17 +221,7 @@ def inline_pools(document: dict, text: str, file: str, scope: Scope) -> list[Poo
         header = rf'resource\s+"google_container_cluster"\s+"{re.escape(rname)}"'
         cluster_line, _ = _lines_of_block(text, header)
         if blocks is UNKNOWN:  # a `dynamic "node_pool"` over unknown input
-            pools.append(
-                Pool(
-                    name=f"{address}.node_pool",
-                    file=file,
-                    line=cluster_line,
-                    machine_type=None,
-                    spot=None,
-                    taints=None,
-                    unread=("node_pool",),
-                )
-            )
+            pools.append(Unread(f"{address}.node_pool", file, cluster_line, "dynamic node_pool"))
             continue
         for block in blocks if isinstance(blocks, list) else []:
             if not isinstance(block, dict):
@@ -254,18 +248,10 @@ def inline_pools(document: dict, text: str, file: str, scope: Scope) -> list[Poo
 
 def _module_pool(
     item: Any, module: dict, index: int, name_of: str, file: str, line: int | None
-) -> Pool:
+) -> Pool | Unread:
     """One map of the kubernetes-engine module's `node_pools`, as its cluster.tf reads it."""
     if not isinstance(item, dict):
-        return Pool(
-            name=f"{name_of}.node_pools[{index}]",
-            file=file,
-            line=line,
-            machine_type=None,
-            spot=None,
-            taints=None,
-            unread=("node_pools",),
-        )
+        return Unread(f"{name_of}.node_pools[{index}]", file, line, "node_pools")
     name = item.get("name")
     label = name if isinstance(name, str) else f"{name_of}.node_pools[{index}]"
 
@@ -349,7 +335,7 @@ def _module_pool(
     return pool
 
 
-def module_pools(document: dict, text: str, file: str, scope: Scope) -> list[Pool]:
+def module_pools(document: dict, text: str, file: str, scope: Scope) -> list[Pool | Unread]:
     """The `node_pools` of every kubernetes-engine module call in the document."""
     pools = []
     for item in document.get("module", []):
@@ -367,15 +353,7 @@ def module_pools(document: dict, text: str, file: str, scope: Scope) -> list[Poo
             where = f"module.{name}"
             if not isinstance(node_pools, list):
                 pools.append(
-                    Pool(
-                        name=f"{where}.node_pools",
-                        file=file,
-                        line=list_line or module_line,
-                        machine_type=None,
-                        spot=None,
-                        taints=None,
-                        unread=("node_pools",),
-                    )
+                    Unread(f"{where}.node_pools", file, list_line or module_line, "node_pools")
                 )
                 continue
             for index, entry in enumerate(node_pools):
@@ -403,4 +381,5 @@ def read_terraform(
     scope = module_scope([document]) if scope is None else scope
     docs.pools_given = True
     for reader in (resource_pools, inline_pools, module_pools):
-        docs.pools.extend(reader(document, text, file, scope))
+        for found in reader(document, text, file, scope):
+            (docs.unread if isinstance(found, Unread) else docs.pools).append(found)

@@ -38,11 +38,12 @@ class NoNodePools(Rule):
     def check(self, ctx):
         if ctx.docs.pools:
             return
-        why = (
-            "the Terraform given holds no google_container_node_pool spotray can read"
-            if ctx.docs.pools_given
-            else "no node pools given"
-        )
+        if ctx.docs.unread:
+            why = "the Terraform's node pools could not be enumerated (see SR003)"
+        elif ctx.docs.pools_given:
+            why = "the Terraform given holds no google_container_node_pool spotray can read"
+        else:
+            why = "no node pools given"
         for cluster in ctx.clusters:
             yield self.finding(
                 cluster.doc,
@@ -112,6 +113,13 @@ class TerraformNotRead(Rule):
     fix = "Pass the module's variables (.tfvars, --var-file, --var) with the Terraform files."
 
     def check(self, ctx):
+        for unread in ctx.docs.unread:
+            yield self.finding(
+                (unread.file, unread.line),
+                (),
+                f"{unread.name}: node pools not enumerated: {unread.what} could not be "
+                "evaluated; placement, fit and capacity ignore whatever pools it makes",
+            )
         for pool in ctx.docs.pools:
             if pool.unread:
                 yield self.finding(
