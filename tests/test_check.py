@@ -12,7 +12,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import spotray
-from spotray._check import RULES, Documents, Severity, check_spec, read_paths, run_checks
+from spotray._check import (
+    RULES,
+    Documents,
+    Severity,
+    check_spec,
+    parse_pool_flag,
+    read_paths,
+    run_checks,
+)
 from spotray._check._documents import read_yaml
 from spotray._check._terraform import read_terraform
 from spotray.cli import main
@@ -489,3 +497,89 @@ def test_every_public_file_alone_gives_the_verdict_we_defend():
         if codes:
             seen[f"{path.parent.name}/{path.name}"] = codes
     assert seen == ALONE_VERDICTS
+
+
+def _one_group_cluster(pod_spec: dict) -> str:
+    return yaml.safe_dump(
+        {
+            "apiVersion": "ray.io/v1",
+            "kind": "RayCluster",
+            "metadata": {"name": "c"},
+            "spec": {
+                "rayVersion": "2.60.0",
+                "headGroupSpec": {
+                    "rayStartParams": {},
+                    "template": {
+                        "spec": {
+                            "nodeSelector": {"cloud.google.com/gke-nodepool": "head"},
+                            "containers": [{"name": "ray-head", "image": "rayproject/ray:2.60.0"}],
+                        }
+                    },
+                },
+                "workerGroupSpecs": [
+                    {
+                        "groupName": "w",
+                        "replicas": 1,
+                        "minReplicas": 1,
+                        "maxReplicas": 1,
+                        "rayStartParams": {},
+                        "template": {
+                            "spec": {"nodeSelector": {"cloud.google.com/gke-nodepool": "p"}}
+                            | pod_spec
+                        },
+                    }
+                ],
+            },
+        }
+    )
+
+
+def _fit_findings(pod_spec: dict, pool: str) -> list:
+    docs = Documents()
+    read_yaml(_one_group_cluster(pod_spec), "c.yaml", docs)
+    docs.pools = [parse_pool_flag(pool), parse_pool_flag("name=head,machine=e2-standard-4")]
+    return run_checks(docs, select=["SR301", "SR304"])
+
+
+def test_fit_counts_sidecars_as_the_scheduler_does():
+    """Kubernetes reserves every container's requests plus the sidecars' (init containers with
+    restartPolicy: Always) for a Pod: a Ray container that fits alone can still fit no node."""
+    ray = {
+        "name": "ray-worker",
+        "image": "rayproject/ray:2.60.0",
+        "resources": {"requests": {"cpu": "3200m", "memory": "10Gi"}},
+    }
+    sidecar = {
+        "name": "log-shipper",
+        "image": "fluent/fluent-bit:3.0",
+        "restartPolicy": "Always",
+        "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}},
+    }
+    pool = "name=p,machine=e2-standard-4"  # 3605m / 12918Mi available for Ray Pods
+    assert [f.code for f in _fit_findings({"containers": [ray]}, pool)] == []
+    with_sidecar = _fit_findings({"containers": [ray], "initContainers": [sidecar]}, pool)
+    assert [f.code for f in with_sidecar] == ["SR301"]
+    assert "cpu 3700m, memory 11264Mi" in with_sidecar[0].message  # Ray + sidecar
+    # an ordinary init container runs before the others: only its own peak counts
+    init = {**sidecar, "restartPolicy": None, "name": "fetch"}
+    assert [
+        f.code for f in _fit_findings({"containers": [ray], "initContainers": [init]}, pool)
+    ] == []
+
+
+def test_sr304_reports_idle_gpus():
+    """A g2-standard-24 node has 2 L4 GPUs; Pods that need most of its CPU but one GPU leave
+    the other GPU (the expensive part) idle."""
+    ray = {
+        "name": "ray-worker",
+        "image": "rayproject/ray:2.60.0",
+        "resources": {
+            "requests": {"cpu": "20", "memory": "64Gi", "nvidia.com/gpu": 1},
+            "limits": {"nvidia.com/gpu": 1},
+        },
+    }
+    (finding,) = _fit_findings({"containers": [ray]}, "name=p,machine=g2-standard-24")
+    assert finding.code == "SR304"
+    assert "use 1 of its 2 GPU(s): 1 stay idle" in finding.message
+    ray["resources"]["requests"].update(cpu="10", memory="40Gi")  # two Pods use both GPUs
+    assert _fit_findings({"containers": [ray]}, "name=p,machine=g2-standard-24") == []

@@ -699,11 +699,17 @@ def test_explain_and_check_spec_agree_on_packing(spec_dict, max_pods, daemonset_
         assert packed.limited_by == g.limited_by
         assert packed.idle == pytest.approx(g.packing.idle)
         assert packed.fill == g.filling_pod()
+        name = "head" if g.is_head else g.name
         if g.pods_per_node and g.packing.idle > 0.25:
-            idle.add(("head" if g.is_head else g.name, g.filling_pod()))
+            idle.add((name, g.filling_pod()))
+        elif g.pods_per_node and g.packing.gpus_idle > 0.25:
+            idle.add((name, "GPUs idle"))
     reported = set()
     for f in run_checks(docs, select=["SR304"]):
         name = f.message.split("group ", 1)[1].split("'")[1]
+        if "a Pod of cpu " not in f.message:
+            reported.add((name, "GPUs idle" if "stay idle" in f.message else f.message))
+            continue
         cpu, mem = f.message.rsplit("a Pod of cpu ", 1)[1].split(" would")[0].split(", memory ")
         reported.add((name, (cpu, mem)))
     assert reported == idle

@@ -132,7 +132,12 @@ def explain_tables(plan: Plan) -> list[Table]:
             ("pods per node", f"{g.pods_per_node} (limited by {g.limited_by})"),
             (
                 "used / idle",
-                f"cpu {_pct(cpu_used)}, memory {_pct(mem_used)} used; {_pct(g.packing.idle)} idle",
+                f"cpu {_pct(cpu_used)}, memory {_pct(mem_used)} used; {_pct(g.packing.idle)} idle"
+                + (
+                    f"; GPUs {_pct(g.packing.gpu_used)} used"
+                    if g.packing.gpu_used is not None
+                    else ""
+                ),
             ),
             ("Pod that fills a node", f"{cpu_fill} CPU / {mem_fill}"),
             (

@@ -54,6 +54,42 @@ def requests_of(container: dict) -> Resources | None:
     return Resources(cpu or 0, mem or 0, gpus)
 
 
+def _add(a: Resources, b: Resources) -> Resources:
+    return Resources(a.cpu_millis + b.cpu_millis, a.memory_bytes + b.memory_bytes, a.gpus + b.gpus)
+
+
+def _max(a: Resources, b: Resources) -> Resources:
+    return Resources(
+        max(a.cpu_millis, b.cpu_millis), max(a.memory_bytes, b.memory_bytes), max(a.gpus, b.gpus)
+    )
+
+
+def pod_requests(group: dict) -> Resources | None:
+    """What the scheduler reserves for the group's Pod: every container's requests plus the
+    sidecars' (init containers with `restartPolicy: Always`), or an ordinary init container's
+    if larger (Kubernetes' effective Pod request). None if the Ray container states none."""
+    found = ray_container(group)
+    ray = requests_of(found[1]) if found else None
+    if ray is None:
+        return None
+    spec = pod_spec(group)
+    zero = Resources(0, 0, 0)
+    total = zero
+    for container in spec.get("containers") or []:
+        if isinstance(container, dict):
+            total = _add(total, requests_of(container) or zero)
+    sidecars, init_peak = zero, zero
+    for container in spec.get("initContainers") or []:
+        if not isinstance(container, dict):
+            continue
+        own = requests_of(container) or zero
+        if container.get("restartPolicy") == "Always":  # a sidecar: runs beside the Pod
+            sidecars = _add(sidecars, own)
+        else:  # runs to completion before the containers, beside the sidecars started so far
+            init_peak = _max(init_peak, _add(own, sidecars))
+    return _max(_add(total, sidecars), init_peak)
+
+
 @dataclass
 class Placement:
     """Which pools a group's Pods can land on."""

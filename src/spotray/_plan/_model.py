@@ -372,11 +372,17 @@ class Packing:
     limited_by: str  # "cpu", "memory", "gpu" or "max-pods"
     used: tuple[float, float]  # (cpu, memory) share of what the node offers Ray Pods
     fill: tuple[str, str]  # the (cpu, memory) Pod size that fills a node with `pods` Pods
+    gpu_used: float | None = None  # share of the node's GPUs the Pods use; None: no GPUs
 
     @property
     def idle(self) -> float:
         """The share of the node left idle: by the scarcer of CPU and memory."""
         return 1 - max(self.used)
+
+    @property
+    def gpus_idle(self) -> float:
+        """The share of the node's GPUs no Pod uses (0 on a node without GPUs)."""
+        return 0.0 if self.gpu_used is None else 1 - self.gpu_used
 
 
 def packing(available: Resources, requests: Resources, max_pods: int) -> Packing:
@@ -388,7 +394,8 @@ def packing(available: Resources, requests: Resources, max_pods: int) -> Packing
         if available.memory_bytes > 0
         else 0.0,
     )
-    return Packing(pods, limited_by, used, filling_pod(available, max(pods, 1)))
+    gpu_used = pods * requests.gpus / available.gpus if available.gpus > 0 else None
+    return Packing(pods, limited_by, used, filling_pod(available, max(pods, 1)), gpu_used)
 
 
 def pods_fitting(available: Resources, requests: Resources, max_pods: int) -> tuple[int, str]:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..._plan import packing
+from ..._plan import Resources, filling_pod, packing
 from ..._quantity import cpu_millis, memory_bytes
-from .._context import GPU, groups, quantity, ray_container, requests_of
+from .._context import GPU, groups, pod_requests, quantity, ray_container, requests_of
 from .._finding import Severity
 from .._registry import Rule, register
 
@@ -18,7 +18,7 @@ def _sized_groups(ctx):
         if found is None:
             continue
         index, container = found
-        req = requests_of(container)
+        req = pod_requests(group)  # every container's, and the sidecars'
         cpath = (*path, "template", "spec", "containers", index)
         pools = ctx.placement(cluster, group, path).pools if ctx.pools else []
         yield cluster, name, path, cpath, container, req, pools
@@ -153,9 +153,12 @@ class NodeMostlyIdle(Rule):
     """Nodes that stay more than 25% idle when packed with the group's Pods.
 
     What it does
-        For each pool the group can land on, computes how many Pods fit on one node and how much
-        of what the node offers Ray stays unused (by the scarcer of CPU and memory); above 25% it
-        reports the Pod size that would fill the node with the same number of Pods.
+        For each pool the group can land on, computes how many Pods fit on one node (counting
+        every container of the Pod and its sidecars) and how much of what the node offers Ray
+        stays unused (by the scarcer of CPU and memory); above 25% it reports the Pod (or Ray
+        container) size that would fill the node with the same number of Pods. On GPU nodes it
+        also reports more than 25% of the GPUs left idle (a node with 2 L4s running one 1-GPU
+        Pod).
 
     Why is this bad?
         You pay for the whole VM. The seed article's 1-CPU Pods on e2-standard-2 nodes leave
@@ -174,9 +177,13 @@ class NodeMostlyIdle(Rule):
     fix = "Size the Pod to fill the node (see the suggested size), or pick a smaller machine."
 
     def check(self, ctx):
-        for cluster, name, _path, cpath, _c, req, pools in _sized_groups(ctx):
+        for cluster, name, _path, cpath, container, req, pools in _sized_groups(ctx):
             if req is None or not req.cpu_millis or not req.memory_bytes:
                 continue
+            ray = requests_of(container) or req
+            others = Resources(  # what the other containers and sidecars take per Pod
+                req.cpu_millis - ray.cpu_millis, req.memory_bytes - ray.memory_bytes, 0
+            )
             for pool in pools:
                 avail = pool.available
                 if avail is None or avail.cpu_millis <= 0 or avail.memory_bytes <= 0:
@@ -184,13 +191,39 @@ class NodeMostlyIdle(Rule):
                 packed = packing(avail, req, pool.pods_limit)
                 if packed.pods == 0:
                     continue
+                where = (
+                    f"{cluster.kind} {cluster.name!r} group {name!r}: {packed.pods} Pod(s) per "
+                    f"{pool.machine_type} node of pool {pool.name!r}"
+                )
                 if packed.idle > IDLE_THRESHOLD:
-                    cpu, mem = packed.fill
+                    if others.cpu_millis or others.memory_bytes:
+                        n = packed.pods
+                        rest = Resources(
+                            avail.cpu_millis - n * others.cpu_millis,
+                            avail.memory_bytes - n * others.memory_bytes,
+                        )
+                        cpu, mem = filling_pod(rest, n)
+                        size = f"a Ray container of cpu {cpu}, memory {mem} (beside the others)"
+                    else:
+                        cpu, mem = packed.fill
+                        size = f"a Pod of cpu {cpu}, memory {mem}"
                     yield self.finding(
                         cluster.doc,
                         (*cpath, "resources"),
-                        f"{cluster.kind} {cluster.name!r} group {name!r}: {packed.pods} Pod(s) "
-                        f"per {pool.machine_type} node of pool {pool.name!r} leave "
-                        f"{packed.idle:.0%} of it idle ({packed.limited_by} runs out first); "
-                        f"a Pod of cpu {cpu}, memory {mem} would fill it",
+                        f"{where} leave {packed.idle:.0%} of it idle ({packed.limited_by} "
+                        f"runs out first); {size} would fill it",
+                    )
+                elif packed.gpus_idle > IDLE_THRESHOLD:
+                    used = packed.pods * req.gpus
+                    advice = (
+                        f"request {avail.gpus // packed.pods} GPU(s) per Pod, or pick a machine "
+                        "type with fewer GPUs"
+                        if req.gpus
+                        else "the Pods request no nvidia.com/gpu: use a pool without GPUs"
+                    )
+                    yield self.finding(
+                        cluster.doc,
+                        (*cpath, "resources"),
+                        f"{where} use {used} of its {avail.gpus} GPU(s): {avail.gpus - used} "
+                        f"stay idle ({packed.limited_by} runs out first); {advice}",
                     )

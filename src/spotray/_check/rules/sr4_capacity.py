@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..._plan import pods_fitting
-from .._context import as_int, autoscaling_enabled, groups, ray_container, requests_of
+from .._context import as_int, autoscaling_enabled, groups, pod_requests
 from .._finding import Severity
 from .._registry import Rule, register
 
@@ -41,8 +41,7 @@ class CapacityShort(Rule):
         for group in groups(ctx, workers=True):
             top = as_int(group.spec.get("maxReplicas"))
             hosts = as_int(group.spec.get("numOfHosts")) or 1
-            found = ray_container(group.spec)
-            req = requests_of(found[1]) if found else None
+            req = pod_requests(group.spec)  # every container's, and the sidecars'
             if top is None or req is None:
                 continue
             pools = ctx.placement(group.cluster, group.spec, group.path).pools
