@@ -38,7 +38,7 @@ class PodFitsNoNode(Rule):
         however far the autoscaler scales.
 
     Example
-        requests `memory: 8G` on e2-standard-2 (8 GiB machine, ~5.6 GiB for Pods).
+        requests `memory: 8G` on e2-standard-2 (8 GiB machine, ~5.5 GiB for Pods).
 
     Use instead
         Request at most what `spotray explain` shows under "for Ray Pods", or pick a larger machine.
@@ -165,10 +165,10 @@ class NodeMostlyIdle(Rule):
         more than a third of each node idle.
 
     Example
-        requests cpu "1", memory 4G on e2-standard-2 (1615m / 5.6Gi available for Ray).
+        requests cpu "1", memory 4G on e2-standard-2 (1615m / 5.5Gi available for Ray).
 
     Use instead
-        The suggested size, e.g. cpu 1610m and memory 5696Mi for one Pod per e2-standard-2.
+        The suggested size, e.g. cpu 1610m and memory 5632Mi for one Pod per e2-standard-2.
     """
 
     code = "SR304"
