@@ -475,13 +475,13 @@ def ray_nodes(cluster: LocalCluster) -> list:
 
 
 @contextlib.contextmanager
-def state_api(cluster: LocalCluster):
-    """Ray's state API for the cluster, with its token; Ray's state API raises many kinds of
-    errors: turn them into one clear error."""
+def state_api(cluster: LocalCluster, timeout: int = 30):
+    """Ray's state API for the cluster, with its token (`timeout` seconds per request); Ray's
+    state API raises many kinds of errors: turn them into one clear error."""
     from ._raybridge import StateClient
 
     try:
-        yield StateClient(cluster.dashboard_url, cluster.token)
+        yield StateClient(cluster.dashboard_url, cluster.token, timeout)
     except Exception as exc:
         raise LocalClusterError(f"Ray's state API at {cluster.dashboard_url}: {exc}") from None
 

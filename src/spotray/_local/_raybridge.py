@@ -52,19 +52,20 @@ class StateClient:
     this process's own RAY_AUTH_MODE says (Ray's module-level helpers read the token only from
     the process's environment, and cache it)."""
 
-    def __init__(self, dashboard_url: str, token: str) -> None:
+    def __init__(self, dashboard_url: str, token: str, timeout: int = 30) -> None:
         from ray.util.state.api import StateApiClient
 
         self._client = StateApiClient(
             address=dashboard_url, headers={"Authorization": f"Bearer {token}"}
         )
+        self._timeout = timeout  # seconds per request (Ray's default is 30)
 
     def _list(self, resource: str, **options):
         from ray.util.state.common import ListApiOptions, StateResource
 
         return self._client.list(
             getattr(StateResource, resource),
-            options=ListApiOptions(**options),
+            options=ListApiOptions(timeout=self._timeout, **options),
             raise_on_missing_output=False,
         )
 

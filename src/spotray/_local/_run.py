@@ -113,10 +113,15 @@ def run_job(
     with _signals.ignored() if interrupted else contextlib.nullcontext():
         end = cluster.now()
         instances = cluster.instances()
-        attempts = settled_attempts(
-            cluster, job_ids(cluster) - jobs_before, settle=0 if interrupted else 30
-        )
-        deaths = node_deaths(cluster)
+        if interrupted:  # the user is waiting: what Ray says within seconds, else nothing
+            attempts, deaths = [], {}
+            with contextlib.suppress(SpotrayError):
+                jobs = job_ids(cluster, timeout=INTERRUPTED_TIMEOUT) - jobs_before
+                attempts = settled_attempts(cluster, jobs, settle=0, timeout=INTERRUPTED_TIMEOUT)
+                deaths = node_deaths(cluster, timeout=INTERRUPTED_TIMEOUT)
+        else:
+            attempts = settled_attempts(cluster, job_ids(cluster) - jobs_before, settle=30)
+            deaths = node_deaths(cluster)
     config = cluster.config
     return Report(
         cluster=cluster.name,
@@ -132,16 +137,18 @@ def run_job(
     )
 
 
-def node_deaths(cluster: LocalCluster) -> dict[str, str]:
+def node_deaths(cluster: LocalCluster, timeout: int = 30) -> dict[str, str]:
     """Ray's message on each dead node's death (e.g. "Terminated due to preemption")."""
     try:
-        with state_api(cluster) as api:
+        with state_api(cluster, timeout) as api:
             return {n.node_id: n.state_message or "" for n in api.nodes() if n.state == "DEAD"}
     except SpotrayError:
         return {}
 
 
 STATE_API_LIMIT = 10_000  # Ray's own cap per request
+INTERRUPTED_TIMEOUT = 5  # seconds per state API request after Ctrl-C (a loaded dashboard
+# can take Ray's default 30 s per request, and Ctrl-C must end the run promptly)
 
 
 def task_states(cluster: LocalCluster) -> dict[str, int]:
@@ -159,14 +166,16 @@ def task_states(cluster: LocalCluster) -> dict[str, int]:
     return counts
 
 
-def job_ids(cluster: LocalCluster) -> set[str]:
+def job_ids(cluster: LocalCluster, timeout: int = 30) -> set[str]:
     """The Ray jobs (drivers) the cluster has seen (Ray's state API)."""
-    with state_api(cluster) as api:
+    with state_api(cluster, timeout) as api:
         jobs = api.jobs()
     return {j.job_id for j in jobs if j.job_id}
 
 
-def settled_attempts(cluster: LocalCluster, jobs: set[str], settle: float = 30) -> list[dict]:
+def settled_attempts(
+    cluster: LocalCluster, jobs: set[str], settle: float = 30, timeout: int = 30
+) -> list[dict]:
     """Task attempts of `jobs`, once Ray has reported them all (Ray's state API), waiting at
     most `settle` seconds for that (0: what Ray says now)."""
     previous, attempts = -1, []
@@ -174,7 +183,7 @@ def settled_attempts(cluster: LocalCluster, jobs: set[str], settle: float = 30) 
     while True:
         attempts = []
         for job in sorted(jobs):
-            with state_api(cluster) as api:
+            with state_api(cluster, timeout) as api:
                 rows = api.tasks(filters=[("job_id", "=", job)], limit=STATE_API_LIMIT)
             if len(rows) >= STATE_API_LIMIT:
                 raise LocalClusterError(

@@ -193,9 +193,6 @@ class Shutdown:
         return left if left >= 1 else None
 
 
-DEFAULT_SPOT_POD_GRACE_SECONDS = 15
-
-
 @dataclass(frozen=True)
 class NetworkClient:
     """Pods admitted to the head's client ports: by namespace, Pod labels, or both."""
