@@ -53,6 +53,13 @@ def test_committed_json_matches_regeneration(committed_text: str) -> None:
     )
 
 
+@pytest.mark.skipif(not SOURCE_YAML.is_file(), reason=f"source pricing file absent: {SOURCE_YAML}")
+def test_committed_shapes_match_regeneration() -> None:
+    """The shapes `check` loads (gce_machine_shapes.json) are the priced table's, exactly."""
+    shapes = COMMITTED.with_name("gce_machine_shapes.json").read_text(encoding="utf-8")
+    assert shapes == refresh.render_shapes(refresh.build(refresh.load_source(SOURCE_YAML)))
+
+
 # (b) spot checks
 
 

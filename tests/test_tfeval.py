@@ -362,3 +362,15 @@ def test_pools_that_cannot_be_enumerated_are_named_and_sr001_stays():
     found = {f.code: f.message for f in run_checks(read_paths(files), select=["SR0"])}
     assert "could not be enumerated" in found["SR001"]
     assert found["SR003"].startswith("module.gke.node_pools: node pools not enumerated")
+
+
+def test_terraform_files_with_nothing_check_reads_are_not_parsed(tmp_path):
+    """providers.tf, outputs.tf, versions.tf: no resource, module, variable or locals block, so
+    python-hcl2 (the slow part of a check) does not parse them."""
+    (tmp_path / "outputs.tf").write_text('output "x" {\n  value =\n}\n')  # not even valid
+    (tmp_path / "main.tf").write_text('resource "google_container_node_pool" "p" {\n  name =\n}\n')
+    assert read_paths([str(tmp_path / "outputs.tf")]).pools == []
+    from spotray._errors import InputError
+
+    with pytest.raises(InputError, match=r"main\.tf: invalid HCL"):
+        read_paths([str(tmp_path)])

@@ -29,6 +29,7 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SOURCE = REPO_ROOT.parent / "shared" / "prices" / "gce-pricing.yml"
 DEFAULT_OUT = REPO_ROOT / "src" / "spotray" / "_data" / "gce_machines.json"
+SHAPES_NAME = "gce_machine_shapes.json"  # written next to --out
 
 SOURCE_URL = "https://github.com/Cyclenerd/google-cloud-pricing-cost-calculator"
 DERIVED_BY = "tools/refresh_gce_data.py"
@@ -197,6 +198,17 @@ def render(doc: dict[str, Any]) -> str:
     return text + "\n"
 
 
+def render_shapes(doc: dict[str, Any]) -> str:
+    """The machine shapes alone (family, vCPUs, memory, bundled GPUs), one type per line: what
+    `spotray check` needs, small enough to load in a millisecond (prices load on demand)."""
+    lines = [
+        f"  {json.dumps(name)}: "
+        + json.dumps([m["family"], m["vcpus"], m["memory_gib"], m["bundled_gpus"]], sort_keys=True)
+        for name, m in sorted(doc["machines"].items())
+    ]
+    return "{\n" + ",\n".join(lines) + "\n}\n"
+
+
 def generate(source: str | Path) -> str:
     """Return the JSON text derived from *source*."""
     return render(build(load_source(source)))
@@ -228,27 +240,33 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, yaml.YAMLError, SourceError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    text = render(doc)
+    outputs = {args.out: render(doc), args.out.with_name(SHAPES_NAME): render_shapes(doc)}
 
     if args.check:
-        try:
-            current = args.out.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            current = None
-        if current != text:
+        stale = []
+        for path, text in outputs.items():
+            try:
+                current = path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                current = None
+            if current != text:
+                stale.append(path)
+        for path in stale:
             print(
-                f"{args.out} is out of date with {args.source}; "
+                f"{path} is out of date with {args.source}; "
                 "run: python tools/refresh_gce_data.py --source ...",
                 file=sys.stderr,
             )
+        if stale:
             return 1
-        print(f"{args.out} is up to date")
+        print(f"{', '.join(str(p) for p in outputs)} up to date")
         return 0
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text, encoding="utf-8")
-    count = len(doc["machines"])
-    print(f"wrote {args.out} ({count} machine types, {len(text.encode())} bytes)")
+    for path, text in outputs.items():
+        path.write_text(text, encoding="utf-8")
+        count = len(doc["machines"])
+        print(f"wrote {path} ({count} machine types, {len(text.encode())} bytes)")
     return 0
 
 

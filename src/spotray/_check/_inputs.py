@@ -6,6 +6,7 @@ variables, a directory is a module as Terraform reads it, and anything else is Y
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,9 @@ from .._io import read_input
 from .._tfeval import module_scope
 from ._documents import Documents, read_yaml
 from ._terraform import parse_hcl, read_terraform, tfvars_values
+
+# the blocks `check` reads from Terraform (pools, modules, and what their values come from)
+READ_BLOCKS = re.compile(r"^\s*(?:resource|module|variable|locals)\b", re.M)
 
 
 def expand_dirs(paths: list[str]) -> list[str]:
@@ -64,7 +68,8 @@ def read_paths(
     for name in expand_dirs(paths):
         text = read_input(name)
         if Path(name).suffix == ".tf":
-            terraform.append((name, text, parse_hcl(text, name)))
+            if READ_BLOCKS.search(text):  # providers.tf, outputs.tf ...: nothing check reads
+                terraform.append((name, text, parse_hcl(text, name)))
         elif name.endswith(".tfvars"):
             values.update(tfvars_values(parse_hcl(text, name)))
         else:

@@ -2,7 +2,8 @@
 
 Machine shapes and prices come from `spotray/_data/gce_machines.json`, derived from the public
 `pricing.yml` of google-cloud-pricing-cost-calculator (see `_data/SOURCE.md` for date, source and
-licence; refresh with `tools/refresh_gce_data.py`). GPU attachment rules and zone lists are public
+licence; refresh with `tools/refresh_gce_data.py`, which also writes the shapes alone to
+`gce_machine_shapes.json`: `check` loads only those, prices load when first asked for). GPU attachment rules and zone lists are public
 Compute Engine documentation facts, written down here.
 """
 
@@ -11,7 +12,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
+from pathlib import Path
+
+DATA = Path(__file__).resolve().parent.parent / "_data"
 
 
 @dataclass(frozen=True)
@@ -36,8 +39,12 @@ class MachineType:
     vcpus: int
     memory_mib: int
     bundled_gpus: tuple[tuple[str, int], ...]  # A2/G2: GPUs that come with the machine
-    prices: dict[str, Price]  # region -> price ({} for types known only from the docs)
     documented_at: str | None = None  # the Google page its numbers come from, if not priced
+
+    @property
+    def prices(self) -> dict[str, Price]:
+        """Region -> price ({} for types known only from the docs)."""
+        return {} if self.documented_at else _prices().get(self.name, {})
 
     @property
     def series(self) -> str:
@@ -110,7 +117,8 @@ ZONES: dict[str, tuple[str, ...]] = {
 
 @dataclass(frozen=True)
 class Catalog:
-    """Machine types by name, and where the data came from."""
+    """Machine types by name, and where the documented ones came from (prices: see
+    `price_source()`)."""
 
     machines: dict[str, MachineType]
     source: dict[str, object]
@@ -123,9 +131,8 @@ class Catalog:
 def catalog() -> Catalog:
     """The packaged machine catalog (read once per process): every type of the Compute Engine
     price data, then the unpriced types Google documents (TPU VMs, A4X), each citing its page."""
-    data = resources.files("spotray").joinpath("_data")
-    raw = json.loads(data.joinpath("gce_machines.json").read_text())
-    documented = json.loads(data.joinpath("gce_machines_docs.json").read_text())
+    shapes = json.loads((DATA / "gce_machine_shapes.json").read_text())
+    documented = json.loads((DATA / "gce_machines_docs.json").read_text())
     machines = {
         name: MachineType(
             name=name,
@@ -133,15 +140,41 @@ def catalog() -> Catalog:
             vcpus=int(m["vcpus"]),
             memory_mib=round(float(m["memory_gib"]) * 1024),
             bundled_gpus=tuple(sorted(m["bundled_gpus"].items())),
-            prices={
-                region: Price(p.get("on_demand"), p.get("spot"))
-                for region, p in m["usd_per_hour"].items()
-            },
-            documented_at=m.get("documented_at"),
+            documented_at=m["documented_at"],
         )
-        for name, m in [*documented["machines"].items(), *raw["machines"].items()]
+        for name, m in documented["machines"].items()
     }
-    return Catalog(machines=machines, source={**raw["source"], "documented": documented["source"]})
+    for name, (family, vcpus, memory_gib, gpus) in shapes.items():
+        machines[name] = MachineType(
+            name=name,
+            family=family,
+            vcpus=int(vcpus),
+            memory_mib=round(float(memory_gib) * 1024),
+            bundled_gpus=tuple(sorted(gpus.items())),
+        )
+    return Catalog(machines=machines, source={"documented": documented["source"]})
+
+
+@cache
+def _priced() -> dict:
+    return json.loads((DATA / "gce_machines.json").read_text())
+
+
+@cache
+def _prices() -> dict[str, dict[str, Price]]:
+    """Every priced machine's prices by region (read on first use: `check` never needs them)."""
+    return {
+        name: {
+            region: Price(p.get("on_demand"), p.get("spot"))
+            for region, p in m["usd_per_hour"].items()
+        }
+        for name, m in _priced()["machines"].items()
+    }
+
+
+def price_source() -> dict[str, object]:
+    """Where the prices come from (the price data's `source` block)."""
+    return _priced()["source"]
 
 
 def gpu_problem(machine: MachineType, gpu: str, count: int) -> tuple[str, str] | None:

@@ -12,8 +12,10 @@ from .._spec import Spec, located
 from .._spec._models import PoolOptions, WorkerGroup, _GroupBase
 from .._yaml import Document
 from ._allocatable import Resources, allocatable, capacity, daemonset_overhead
-from ._catalog import GPU_PRICES, ZONES, MachineType, Price, catalog, gpu_problem
+from ._catalog import GPU_PRICES, ZONES, MachineType, Price, catalog, gpu_problem, price_source
 from ._model import (
+    GKE_CRITICAL_PODS_SECONDS,
+    GKE_SPOT_NODE_GRACE_SECONDS,
     GPU_TAINT_KEY,
     NODE_ACCOUNT_REFERENCE,
     Autoscaling,
@@ -415,13 +417,13 @@ def resolve_plan(spec: Spec) -> Plan:
             node_grace_seconds=shutdown.node_grace_period_seconds,
             critical_pods_seconds=shutdown.critical_pods_seconds,
             configure_kubelet=(shutdown.node_grace_period_seconds, shutdown.critical_pods_seconds)
-            != (30, 15),
+            != (GKE_SPOT_NODE_GRACE_SECONDS, GKE_CRITICAL_PODS_SECONDS),  # GKE's defaults
             checkpoint_save_seconds=shutdown.checkpoint_save_seconds,
         ),
         security=security,
         head=head,
         workers=tuple(workers),  # type: ignore[arg-type]
-        price_source=catalog().source,
+        price_source=price_source(),
     )
 
 
