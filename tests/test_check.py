@@ -583,3 +583,61 @@ def test_sr304_reports_idle_gpus():
     assert "use 1 of its 2 GPU(s): 1 stay idle" in finding.message
     ray["resources"]["requests"].update(cpu="10", memory="40Gi")  # two Pods use both GPUs
     assert _fit_findings({"containers": [ray]}, "name=p,machine=g2-standard-24") == []
+
+
+# --- GKE Autopilot (issue 10): nodes come from the Pods' compute class and Spot selection ---
+
+
+def _autopilot_findings(cluster_text: str, select: list[str]) -> list:
+    from spotray._check._autopilot import use_autopilot
+
+    docs = Documents()
+    read_yaml(cluster_text, "c.yaml", docs)
+    use_autopilot(docs)
+    return run_checks(docs, select=select)
+
+
+def test_autopilot_spot_selection_places_groups_as_gke_does():
+    """Google's Autopilot docs: a Pod runs on Spot only if it selects gke-spot=true (GKE adds
+    the toleration), a compute class is chosen with cloud.google.com/compute-class, and a Spot
+    Pod gets at most 25 s of grace on preemption."""
+    docs = Documents()
+    spot_workers = {
+        "nodeSelector": {
+            "cloud.google.com/gke-spot": "true",
+            "cloud.google.com/compute-class": "Scale-Out",
+        },
+        "terminationGracePeriodSeconds": 25,
+        "containers": [{"name": "ray-worker", "image": "rayproject/ray:2.60.0"}],
+    }
+    text = _one_group_cluster(spot_workers).replace(  # a head with no placement
+        "        nodeSelector:\n          cloud.google.com/gke-nodepool: head\n", ""
+    )
+    assert "gke-nodepool: head" not in text
+    from spotray._check._autopilot import use_autopilot
+    from spotray._check._context import Context
+
+    read_yaml(text, "c.yaml", docs)
+    use_autopilot(docs)
+    ctx = Context(docs)
+    (cluster,) = docs.clusters
+    placed = {
+        n: [p.name for p in ctx.placement(cluster, g, path).pools]
+        for n, g, path in cluster.groups()
+    }
+    assert placed["w"] == ["autopilot/Scale-Out/spot"]
+    assert all(not name.endswith("/spot") for name in placed["head"])  # never on Spot
+    found = {f.code for f in run_checks(docs, select=["SR2", "SR502"])}
+    assert found == set()  # 25 s fits Autopilot's Spot grace; the head stays on demand
+    text = text.replace("terminationGracePeriodSeconds: 25", "terminationGracePeriodSeconds: 30")
+    (window,) = _autopilot_findings(text, ["SR502"])
+    assert "the 25 s" in window.message
+
+
+def test_autopilot_sample_from_kubernetes_engine_samples():
+    """kes' verl Autopilot cluster: the head selects Spot (an error, SR202); its Performance
+    class with a machine family and its GPU selectors are provisionable, so nothing lands
+    nowhere (no SR201)."""
+    text = shared("realworld", "kes-verl-raycluster-autopilot-spot.yaml").read_text()
+    found = [f.code for f in _autopilot_findings(text, ["SR2"])]
+    assert found == ["SR202"]

@@ -236,6 +236,14 @@ def check(
     fail_on: Annotated[
         FailOn, typer.Option("--fail-on", help="Exit 1 on findings at or above this severity.")
     ] = FailOn.error,
+    autopilot: Annotated[
+        bool,
+        typer.Option(
+            "--autopilot",
+            help="The cluster is GKE Autopilot: nodes come from the Pods' compute class and "
+            "Spot selection (no node pools to give).",
+        ),
+    ] = False,
 ) -> None:
     """Lint RayCluster manifests and GKE node pools (generated or hand-written) before applying."""
     from ._check._cli import run
@@ -250,6 +258,7 @@ def check(
         ignore=ignore,
         output_format=output_format.value,
         fail_on=fail_on.value,
+        autopilot=autopilot,
     )
     if code:
         raise typer.Exit(code)

@@ -24,13 +24,14 @@ def run(
     ignore: list[str] | None = None,
     output_format: str = "text",
     fail_on: str = "error",
+    autopilot: bool = False,
 ) -> int:
     """Check the files (or what a spec renders), print the findings; the exit code: 0 clean,
     1 findings at or above `fail_on`, 2 bad input (one `error: ...` line per problem)."""
     from .._errors import SpecError, SpotrayError
 
     try:
-        findings = _findings(paths, spec, pools, var_files, variables, select, ignore)
+        findings = _findings(paths, spec, pools, var_files, variables, select, ignore, autopilot)
     except SpecError as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
@@ -55,7 +56,7 @@ def run(
     return 1 if any(f.severity >= threshold for f in findings) else 0
 
 
-def _findings(paths, spec, pools, var_files, variables, select, ignore):
+def _findings(paths, spec, pools, var_files, variables, select, ignore, autopilot):
     from .._errors import InputError
     from . import check_spec, parse_pool_flag, read_paths, run_checks
 
@@ -69,6 +70,10 @@ def _findings(paths, spec, pools, var_files, variables, select, ignore):
     for value in pools or []:
         docs.pools.append(parse_pool_flag(value))
         docs.pools_given = True
+    if autopilot:
+        from ._autopilot import use_autopilot
+
+        use_autopilot(docs)
     return run_checks(docs, select=select, ignore=ignore)
 
 
@@ -80,6 +85,7 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument(flag, action="append")
     p.add_argument("--output-format", choices=FORMATS, default="text")
     p.add_argument("--fail-on", choices=LEVELS, default="error")
+    p.add_argument("--autopilot", action="store_true")
     return p
 
 
@@ -99,4 +105,5 @@ def main(argv: list[str]) -> int:
         ignore=args.ignore,
         output_format=args.output_format,
         fail_on=args.fail_on,
+        autopilot=args.autopilot,
     )

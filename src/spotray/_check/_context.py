@@ -10,6 +10,7 @@ from typing import NamedTuple
 from .._plan import Resources
 from .._quantity import cpu_millis, memory_bytes
 from .._yaml import Path
+from ._autopilot import SPOT_LABEL, provisioned_labels, selects_spot
 from ._documents import ClusterDoc, Documents, Pool
 from ._scheduling import can_schedule
 
@@ -130,6 +131,7 @@ class Context:
 
     def _place(self, spec: dict, *, by_zone: bool) -> Placement:
         landed, rejected, unknown = [], {}, []
+        autopilot_spot = self.docs.autopilot and selects_spot(spec)
         for pool in self.pools:
             if pool.taints is None:
                 unknown.append(f"pool {pool.name!r}: taints unknown")
@@ -137,9 +139,13 @@ class Context:
             # Pod's placement mentions zones
             zones = (pool.zones or (None,)) if by_zone else (None,)
             labels = pool.node_labels
+            taints = pool.node_taints or ()
+            if pool.autopilot:  # nodes made for the Pod: what it selects, Spot tolerated
+                labels = {**labels, **provisioned_labels(spec)}
+                if autopilot_spot:
+                    taints = tuple(t for t in taints if t.key != SPOT_LABEL)
             verdicts = [
-                can_schedule(spec, {**labels, **({ZONE: z} if z else {})}, pool.node_taints or ())
-                for z in zones
+                can_schedule(spec, {**labels, **({ZONE: z} if z else {})}, taints) for z in zones
             ]
             verdict = next((v for v in verdicts if v.fits), verdicts[0])
             if verdict.fits:

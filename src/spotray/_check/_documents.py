@@ -105,6 +105,7 @@ class Pool:
     unread: tuple[str, ...] = ()  # Terraform fields that could not be evaluated (see SR003)
     max_pods: int | None = None  # max_pods_per_node; None: GKE's default
     daemonsets: Resources | None = None  # system DaemonSets' requests; None: the plan's model
+    autopilot: bool = False  # a virtual pool of GKE Autopilot (see _autopilot)
 
     @property
     def machine(self) -> MachineType | None:
@@ -201,6 +202,7 @@ class Documents:
     pools: list[Pool] = field(default_factory=list)
     pools_given: bool = False  # any pool source was given (Terraform, --pool, spec)
     unread: list[Unread] = field(default_factory=list)  # pools that could not be enumerated
+    autopilot: bool = False  # an Autopilot cluster: pools are Autopilot's virtual ones
     without_ray: list[str] = field(default_factory=list)  # manifests with no Ray kind in them
     network_policies: list[Document] = field(default_factory=list)  # networking.k8s.io/v1
     service_accounts: list[Document] = field(default_factory=list)  # v1 ServiceAccount
