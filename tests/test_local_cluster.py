@@ -137,6 +137,9 @@ def test_ctrl_c_during_run_stops_the_job_reports_and_leaves_nothing(sig, tmp_pat
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # as a terminal's foreground job: a suite started in the background (`make test &`)
+        # passes SIGINT on as ignored, and Python then keeps ignoring it (POSIX convention)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     wait_until(lambda: marker.exists() and marker.read_text(), 120, "the job to start")
     job_pid = int(marker.read_text())
