@@ -649,7 +649,7 @@ def _stockout(text: str, groups: set[str]):
         raise InputError(f"--stockout {text!r}: no worker group {group!r}")
     from . import _bounds
     from ._local._cloud import MAX_STOCKOUT_SECONDS
-    from ._local._schedule import MAX_SCHEDULE_SECONDS
+    from ._spot._schedule import MAX_SCHEDULE_SECONDS
 
     _bounds.finite("--stockout START", start, low=0, high=MAX_SCHEDULE_SECONDS)
     _bounds.finite("--stockout SECONDS", seconds, low=0, high=MAX_STOCKOUT_SECONDS)

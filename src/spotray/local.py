@@ -26,10 +26,10 @@ from ._local._cluster import (
     up,
 )
 from ._local._metadata import InstanceMetadata, MetadataServer
-from ._local._report import GroupReport, Report
 from ._local._run import run_job
-from ._local._schedule import Preemption, Stockout, poisson, read_trace
 from ._local._shape import LocalGroup, default_scale, local_groups
+from ._spot._report import GroupReport, Report
+from ._spot._schedule import Preemption, Stockout, poisson, read_trace
 
 __all__ = [
     "GroupReport",

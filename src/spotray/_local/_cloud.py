@@ -1,18 +1,20 @@
-"""The emulated cloud behind the local cluster: instances (one raylet each), Spot preemptions,
-stockouts and provisioning delays, as GCE and GKE would do them.
+"""The emulated cloud behind the local cluster: the process driver of the Spot model.
+
+`spotray._spot._model.SpotModel` decides what GKE Spot does (which VM a Pod lands on, which VMs
+a preemption takes, stockouts, replacements, the notice timeline); `Cloud` carries it out with
+real processes: one raylet per Pod, a metadata server per VM, SIGTERM and SIGKILL on the
+timeline, threads for provisioning delays and shutdown windows.
 
 Ray's autoscaler asks it for nodes through spotray's node provider (an HTTP client, like a
 cloud provider's API client); `spotray preempt`, the preemption schedule and `spotray down`
-act on it too. A preemption follows GKE's order: the instance's metadata server reports
-`preempted: TRUE` (the notice), the node gets SIGTERM shortly after (Ray drains on it), and
+act on it too. A preemption follows GKE's order: the VM's metadata server reports
+`preempted: TRUE` (the notice), the Pods get SIGTERM shortly after (Ray drains on it), and
 whatever is still running when the shutdown window ends is killed.
 """
 
 from __future__ import annotations
 
 import contextlib
-import itertools
-import math
 import os
 import random
 import signal
@@ -20,47 +22,30 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import _bounds
+from .._spot._model import (
+    NOTICE_TO_SIGTERM_SECONDS,
+    Instance,
+    SpotModel,
+    Stockout,
+    preemption_timeline,
+)
 from ._metadata import InstanceMetadata, MetadataServer
 from ._shape import LocalGroup
 
-NOTICE_TO_SIGTERM_SECONDS = 1.0  # GKE: the node starts shutting down Pods right after the notice
+__all__ = ["Cloud", "Instance", "Stockout", "running"]
+
 STOP_GRACE_SECONDS = 10.0
 MAX_STOCKOUT_SECONDS = 7 * 24 * 3600.0  # scale-down and `down`: SIGTERM, then kill after this long
 
 
-class Stockout(Exception):
-    """The group cannot get capacity now (GCE's ZONE_RESOURCE_POOL_EXHAUSTED)."""
-
-
-@dataclass
-class Instance:
-    id: str
-    group: str
-    kind: str  # "head" | "worker"
-    spot: bool
-    tags: dict[str, str]
-    state: str = "provisioning"  # provisioning | running | stopping | terminated
-    created: float = 0.0
-    running_at: float | None = None
-    noticed_at: float | None = None
-    terminated_at: float | None = None
-    reason: str | None = None  # preempted | scaled-down | down | exited
-    pid: int | None = None
-    metadata_host: str | None = None
-    vm: str | None = None  # the VM (GKE node) this Pod runs on; it shares its fate
-    replacement: bool = False  # launched after a preemption of its group
-
-    def to_json(self) -> dict:
-        return asdict(self)
-
-
 @dataclass
 class Cloud:
-    """All instances of one local cluster; thread-safe; owns their processes."""
+    """All Pods of one local cluster, run as processes; thread-safe (one lock around the
+    model); owns their processes."""
 
     groups: dict[str, LocalGroup]
     launch: Callable[[Instance, LocalGroup | None], subprocess.Popen]
@@ -71,87 +56,39 @@ class Cloud:
     # what runs between the notice and SIGTERM, as a Pod's preStop hook does (the drain)
     pre_stop: Callable[[Instance], None] | None = None
     clock: Callable[[], float] = time.monotonic
-    events: list[dict] = field(default_factory=list)
-    instances: dict[str, Instance] = field(default_factory=dict)
+    model: SpotModel = field(init=False)
     _procs: dict[str, subprocess.Popen] = field(default_factory=dict)
-    _vms: dict[str, list[str]] = field(default_factory=dict)  # VM -> its Pods, in order
     _vm_servers: dict[str, MetadataServer] = field(default_factory=dict)  # one per VM
-    _preempted_vms: set[str] = field(default_factory=set)
-    _exited: set[str] = field(default_factory=set)  # instances whose processes are gone
-    _stockouts: dict[str, float] = field(default_factory=dict)  # group -> until (clock)
-    _preempted_groups: set[str] = field(default_factory=set)
-    _closing: bool = False
     _lock: threading.RLock = field(default_factory=threading.RLock)
-    _ids: itertools.count = field(default_factory=itertools.count)
-    _start: float = 0.0
 
     def __post_init__(self) -> None:
-        self._start = self.clock()
+        self.model = SpotModel(groups=self.groups, clock=self.clock)
+
+    @property
+    def instances(self) -> dict[str, Instance]:
+        return self.model.instances
+
+    @property
+    def events(self) -> list[dict]:
+        return self.model.events
 
     def now(self) -> float:
-        return round(self.clock() - self._start, 3)
-
-    def _event(self, kind: str, inst: Instance | None = None, **extra) -> None:
-        entry = {"t": self.now(), "wall": round(time.time(), 3), "event": kind, **extra}
-        if inst is not None:
-            entry.update(instance=inst.id, group=inst.group)
-        self.events.append(entry)
+        return self.model.now()
 
     # --- what the autoscaler's node provider calls -------------------------------------
 
     def create(self, group: str, count: int, tags: dict[str, str]) -> list[str]:
-        """Start `count` instances of `group` (after the provisioning delay)."""
+        """Start `count` Pods of `group` (after the provisioning delay)."""
         with self._lock:
-            if self._closing:
-                raise Stockout("the cluster is shutting down")
-            spec = self.groups.get(group)
-            if spec is None:
-                raise KeyError(f"unknown group {group!r}")
-            until = self._stockouts.get(group)
-            if until is not None and self.clock() < until:
-                self._event("stockout-refused", group=group, count=count)
-                raise Stockout(f"no {spec.machine_type} capacity for {group} (stockout)")
-            ids = []
-            for _ in range(count):
-                inst = Instance(
-                    id=f"{group}-{next(self._ids):04d}",
-                    group=group,
-                    kind="worker",
-                    spot=spec.spot,
-                    tags=dict(tags),
-                    created=self.now(),
-                    replacement=group in self._preempted_groups,
-                )
-                inst.vm = self._place(inst, spec)
-                self.instances[inst.id] = inst
-                self._event("launch", inst)
-                ids.append(inst.id)
+            pods = self.model.launch(group, count, tags)
+            spec = self.groups[group]
+            for inst in pods:
                 threading.Thread(target=self._boot, args=(inst, spec), daemon=True).start()
-            return ids
-
-    def _place(self, inst: Instance, spec: LocalGroup) -> str:
-        """The VM a new Pod lands on: the first of its group with room (`pods_per_node`) that
-        is up and not being preempted, else a new one (GKE's cluster autoscaler adds a node)."""
-        room = max(1, spec.pods_per_node)
-        for vm, pods in self._vms.items():
-            live = [p for p in pods if p not in self._exited]
-            if (
-                self.instances[pods[0]].group == inst.group
-                and live
-                and len(live) < room
-                and vm not in self._preempted_vms
-            ):
-                pods.append(inst.id)
-                return vm
-        vm = f"{inst.group}-vm-{next(self._ids):04d}"
-        self._vms[vm] = [inst.id]
-        return vm
+            return [inst.id for inst in pods]
 
     def add_head(self, tags: dict[str, str]) -> Instance:
         with self._lock:
-            inst = Instance(id="head", group="head", kind="head", spot=False, tags=dict(tags))
-            self.instances[inst.id] = inst
-            self._event("launch", inst)
+            inst = self.model.add_head(tags)
         self._boot(inst, None)
         return inst
 
@@ -159,10 +96,7 @@ class Cloud:
         if spec is not None and self.provision_seconds:
             time.sleep(self.provision_seconds)
         with self._lock:
-            if inst.state != "provisioning" or (self._closing and spec is not None):
-                if inst.state == "provisioning":
-                    inst.state, inst.terminated_at, inst.reason = "terminated", self.now(), "down"
-                self._exited.add(inst.id)
+            if not self.model.may_start(inst):
                 return  # terminated while provisioning
             if spec is not None and inst.vm is not None:
                 server = self._vm_servers.get(inst.vm)
@@ -175,46 +109,32 @@ class Cloud:
                         project=self.project,
                     )
                     server = self._vm_servers[inst.vm] = MetadataServer(meta).start()
-                    if inst.vm in self._preempted_vms:
+                    if inst.vm in self.model.preempted_vms:
                         meta.set_preempted()
                 inst.metadata_host = server.host
             try:
                 proc = self.launch(inst, spec)
             except OSError as exc:
-                inst.state, inst.reason = "terminated", f"launch failed: {exc}"
-                inst.terminated_at = self.now()
-                self._event("launch-failed", inst, error=str(exc))
-                self._exited.add(inst.id)
+                self.model.start_failed(inst, str(exc))
                 return
             self._procs[inst.id] = proc
-            inst.pid = proc.pid
-            inst.state, inst.running_at = "running", self.now()
-            self._event("running", inst)
+            self.model.started(inst, proc.pid)
         threading.Thread(target=self._reap, args=(inst, proc), daemon=True).start()
 
     def _reap(self, inst: Instance, proc: subprocess.Popen) -> None:
         proc.wait()
         with self._lock:
-            if inst.state not in ("terminated", "stopping"):  # stopping: `_stop` finishes it
-                inst.state, inst.terminated_at = "terminated", self.now()
-                inst.reason = inst.reason or "exited"
-                self._event("exited", inst, code=proc.returncode)
-            self._exited.add(inst.id)
-            pods = self._vms.get(inst.vm or "", [])
-            gone = all(p in self._exited for p in pods)
-            server = self._vm_servers.pop(inst.vm, None) if gone and inst.vm else None
+            vm_gone = self.model.process_exited(inst, proc.returncode)
+            server = self._vm_servers.pop(inst.vm, None) if vm_gone and inst.vm else None
         if server:  # the VM is gone with its last Pod
             server.stop()
 
     def terminate(self, instance_id: str) -> None:
         """The autoscaler scales a node down: SIGTERM, then kill after a grace period."""
         with self._lock:
-            inst = self.instances.get(instance_id)
-            if inst is None or inst.state in ("terminated", "stopping"):
-                return  # already going (a preemption, or an earlier request)
-            inst.reason = inst.reason or "scaled-down"
-            self._event("terminate", inst)
-        self._stop(inst, STOP_GRACE_SECONDS)
+            inst = self.model.scale_down(instance_id)
+        if inst is not None:
+            self._stop(inst, STOP_GRACE_SECONDS)
 
     def update_tags(self, instance_id: str, tags: dict[str, str]) -> dict[str, str]:
         with self._lock:
@@ -223,27 +143,20 @@ class Cloud:
             return dict(inst.tags)
 
     def snapshot(self) -> list[dict]:
-        """Every instance (also terminated ones), as JSON-ready dicts."""
+        """Every Pod (also terminated ones), as JSON-ready dicts."""
         with self._lock:
             return [i.to_json() for i in self.instances.values()]
 
     def alive(self, kind: str | None = None) -> list[Instance]:
         with self._lock:
-            return [
-                i
-                for i in self.instances.values()
-                if i.state != "terminated" and (kind is None or i.kind == kind)
-            ]
+            return self.model.alive(kind)
 
     # --- Spot behaviour ------------------------------------------------------------------
 
     def stockout(self, group: str, seconds: float) -> None:
         _bounds.finite("seconds", seconds, low=0, high=MAX_STOCKOUT_SECONDS)
         with self._lock:
-            if group not in self.groups:
-                raise KeyError(f"unknown group {group!r}")
-            self._stockouts[group] = self.clock() + seconds
-            self._event("stockout", group=group, seconds=seconds)
+            self.model.stockout(group, seconds)
 
     def preempt(
         self,
@@ -262,75 +175,28 @@ class Cloud:
         elif slot is None:
             _bounds.count("count", count)
         with self._lock:
-            spec = self.groups.get(group)
-            if spec is None:
-                raise KeyError(f"unknown group {group!r}")
-            if not spec.spot:
-                raise ValueError(f"group {group!r} is on-demand: it is never preempted")
-            vms = self._running_vms(group)
-            if slot is not None:
-                chosen = [vms[slot]] if slot < len(vms) else []
-            else:
-                n = math.ceil(len(vms) * share) if share is not None else count
-                chosen = (rng or random.Random()).sample(vms, min(n, len(vms)))
-            noticed = []
-            for vm in chosen:
-                self._preempted_vms.add(vm)
-                self._preempted_groups.add(group)
+            vms, noticed, to_stop = self.model.preempt(
+                group, count=count, share=share, slot=slot, rng=rng
+            )
+            for vm in vms:
                 server = self._vm_servers.get(vm)
                 if server:
                     server.meta.set_preempted()
-                for pod in self._vms[vm]:
-                    inst = self.instances[pod]
-                    if inst.state == "provisioning":  # never gets to start
-                        inst.state, inst.reason = "terminated", "preempted"
-                        inst.noticed_at = inst.terminated_at = self.now()
-                        self._event("notice", inst)
-                    elif inst.state == "running":
-                        inst.noticed_at = self.now()
-                        inst.state, inst.reason = "stopping", "preempted"  # no one else stops it
-                        self._event("notice", inst)
-                        threading.Thread(target=self._preemption, args=(inst,), daemon=True).start()
-                    else:
-                        continue
-                    noticed.append(pod)
+            for inst in to_stop:
+                threading.Thread(target=self._preemption, args=(inst,), daemon=True).start()
             return noticed
-
-    def _running_vms(self, group: str) -> list[str]:
-        """The group's VMs with a running Pod and no notice, oldest first."""
-        out = []
-        for vm, pods in self._vms.items():
-            insts = [self.instances[p] for p in pods]
-            if (
-                insts[0].group == group
-                and vm not in self._preempted_vms
-                and any(i.state == "running" for i in insts)
-            ):
-                out.append(vm)
-        return out
 
     def freeze(self, group: str, count: int = 1, rng: random.Random | None = None) -> list[str]:
         """Freeze running VMs of `group` (SIGSTOP every Pod on them: like a VM behind a network
         black hole, no notice, no drain); they are killed when the shutdown window ends."""
         _bounds.count("count", count)
         with self._lock:
-            if group not in self.groups:
-                raise KeyError(f"unknown group {group!r}")
-            vms = self._running_vms(group)
-            frozen = []
-            for vm in (rng or random.Random()).sample(vms, min(count, len(vms))):
-                self._preempted_vms.add(vm)
-                for pod in self._vms[vm]:
-                    inst = self.instances[pod]
-                    if inst.state != "running":
-                        continue
-                    inst.state, inst.reason = "stopping", "frozen"
-                    for pid in _tree(inst.pid or -1):
-                        _signal(pid, signal.SIGSTOP)
-                    self._event("freeze", inst)
-                    threading.Thread(target=self._thaw_and_kill, args=(inst,), daemon=True).start()
-                    frozen.append(pod)
-            return frozen
+            frozen = self.model.freeze(group, count, rng)
+            for inst in frozen:
+                for pid in _tree(inst.pid or -1):
+                    _signal(pid, signal.SIGSTOP)
+                threading.Thread(target=self._thaw_and_kill, args=(inst,), daemon=True).start()
+            return [inst.id for inst in frozen]
 
     def _thaw_and_kill(self, inst: Instance) -> None:
         time.sleep(self.window_seconds)
@@ -344,11 +210,17 @@ class Cloud:
         if self.pre_stop is not None:
             try:
                 self.pre_stop(inst)
-                self._event("pre-stop", inst)
+                with self._lock:
+                    self.model.event("pre-stop", inst)
             except Exception as exc:  # as `|| true` in the hook: SIGTERM follows regardless
-                self._event("pre-stop-failed", inst, error=f"{type(exc).__name__}: {exc}"[:300])
-        spent = self.notice_seconds + (time.monotonic() - started)
-        self._stop(inst, max(0.0, self.window_seconds - spent), preempted=True)
+                with self._lock:
+                    self.model.event(
+                        "pre-stop-failed", inst, error=f"{type(exc).__name__}: {exc}"[:300]
+                    )
+        _, grace = preemption_timeline(
+            self.notice_seconds, self.window_seconds, time.monotonic() - started
+        )
+        self._stop(inst, grace, preempted=True)
 
     def _stop(self, inst: Instance, grace: float, *, preempted: bool = False) -> None:
         with self._lock:
@@ -360,7 +232,8 @@ class Cloud:
             inst.state = "stopping"
         tree = _tree(proc.pid)
         _signal(proc.pid, signal.SIGTERM)
-        self._event("sigterm", inst)
+        with self._lock:
+            self.model.event("sigterm", inst)
         deadline = time.monotonic() + grace
         while time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.1)
@@ -374,18 +247,17 @@ class Cloud:
         leftover = [p for p in tree | _tree(proc.pid) if running(p)]
         for pid in leftover:
             _signal(pid, signal.SIGKILL)
-        self._event("kill", inst, processes=len(leftover), preempted=preempted)
+        with self._lock:
+            self.model.event("kill", inst, processes=len(leftover), preempted=preempted)
         proc.wait()
         with self._lock:
-            if inst.state != "terminated":
-                inst.state, inst.terminated_at = "terminated", self.now()
-                self._event("terminated", inst, reason=inst.reason)
+            self.model.stopped(inst)
 
     def shutdown(self, grace: float = 5.0) -> None:
-        """Stop every instance (workers first, then the head), and only those; refuse new
+        """Stop every Pod (workers first, then the head), and only those; refuse new
         launches meanwhile, so that the autoscaler cannot start replacements."""
         with self._lock:
-            self._closing = True
+            self.model.closing = True
         for _ in range(10):
             workers = self.alive("worker")
             if not workers:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from .._bounds import count, finite, share
 from .._errors import SpotrayError
+from .._spot._schedule import MAX_SCHEDULE_SECONDS
 from ._cloud import MAX_STOCKOUT_SECONDS, Cloud, Instance, Stockout, ray_command
 from ._cluster import PROCESSES_FILE, SECRET_FILE, auth_env, node_temp_root
 from ._raybridge import (
@@ -34,7 +35,6 @@ from ._raybridge import (
     drain_node,
     tags,
 )
-from ._schedule import MAX_SCHEDULE_SECONDS
 from ._shape import HEAD_OBJECT_STORE_BYTES, OBJECT_STORE_BYTES, LocalGroup
 
 HEAD_TYPE = "ray.head.default"

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from .. import _signals
 from .._errors import SpotrayError
+from .._spot._report import Report, group_reports, task_summary
+from .._spot._schedule import Preemption, Stockout
 from ._cluster import CLUSTER_ID_ENV, LocalCluster, LocalClusterError, state_api
-from ._report import Report, group_reports, task_summary
-from ._schedule import Preemption, Stockout
 
 TASK_EVENTS_SETTLE_SECONDS = 3.0  # Ray reports task events about once a second
 

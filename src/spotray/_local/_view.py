@@ -8,7 +8,7 @@ from collections import Counter
 from rich.table import Table
 
 from .._plan import format_usd
-from ._report import Report
+from .._spot._report import Report
 
 STATES = ("provisioning", "running", "stopping", "terminated")
 
