@@ -132,7 +132,7 @@ def test_on_demand_is_never_preempted_and_share_preempts_a_fraction():
 
 
 def test_stockout_refuses_launches_until_it_ends_and_provisioning_takes_time():
-    cloud = make_cloud(GRACEFUL, provision_seconds=0.5)
+    cloud = make_cloud(GRACEFUL, provision_seconds=0.5, stockout_mode="refuse")
     try:
         cloud.stockout("spot", 0.8)
         with pytest.raises(Stockout):
@@ -193,5 +193,28 @@ def test_pods_share_their_vm_its_metadata_and_its_preemption():
         assert read_preempted(pods[c].metadata_host) == "FALSE"
         (d,) = cloud.create("packed", 1, {})  # joins the VM that still has room and no notice
         assert pods[d].vm == pods[c].vm
+    finally:
+        cloud.shutdown(grace=0.5)
+
+
+def test_a_launch_during_a_stockout_stays_pending_until_capacity_returns():
+    """As on GKE: the Pod is created and stays Pending (no VM, no raylet) until capacity
+    returns, then starts; the autoscaler may give up on it meanwhile (it then never starts)."""
+    cloud = make_cloud(GRACEFUL)
+    try:
+        cloud.stockout("spot", 1.0)
+        first, second = cloud.create("spot", 2, {})
+        time.sleep(0.5)
+        assert [cloud.instances[i].state for i in (first, second)] == ["provisioning"] * 2
+        assert cloud.instances[first].pid is None  # no process: no raylet
+        cloud.terminate(second)  # the autoscaler gives up on one
+        wait_running(cloud, 1, timeout=5)
+        assert cloud.instances[first].state == "running"
+        assert cloud.instances[first].running_at >= 1.0
+        time.sleep(0.5)
+        assert cloud.instances[second].state == "terminated"  # never started
+        assert cloud.instances[second].pid is None
+        events = [e["event"] for e in cloud.events if e.get("instance") == first]
+        assert events == ["launch", "stockout-pending", "running"]
     finally:
         cloud.shutdown(grace=0.5)

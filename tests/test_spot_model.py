@@ -27,9 +27,11 @@ class FakeClock:
         return self.t
 
 
-def model(clock=None) -> SpotModel:
+def model(clock=None, stockout_mode="pending") -> SpotModel:
     groups = {"spot": Shape(True), "packed": Shape(True, 2), "ondemand": Shape(False)}
-    return SpotModel(groups=groups, clock=clock or FakeClock(), wall=lambda: 0.0)
+    return SpotModel(
+        groups=groups, clock=clock or FakeClock(), wall=lambda: 0.0, stockout_mode=stockout_mode
+    )
 
 
 def run_all(m: SpotModel, pods) -> None:
@@ -74,9 +76,9 @@ def test_a_provisioning_pod_on_a_preempted_vm_never_starts():
     assert not m.may_start(b)
 
 
-def test_a_stockout_refuses_launches_until_the_clock_passes_it():
+def test_a_refusing_stockout_refuses_launches_until_the_clock_passes_it():
     clock = FakeClock()
-    m = model(clock)
+    m = model(clock, stockout_mode="refuse")
     m.stockout("spot", 30)
     with pytest.raises(Stockout, match="stockout"):
         m.launch("spot", 1, {})
@@ -107,3 +109,18 @@ def test_the_preemption_timeline():
     assert preemption_timeline(1.0, 15.0) == (1.0, 14.0)
     assert preemption_timeline(1.0, 15.0, 3.0) == (4.0, 11.0)
     assert preemption_timeline(1.0, 3.0, 5.0) == (6.0, 0.0)  # a hook past the window: killed
+
+
+def test_a_pending_stockout_accepts_launches_that_wait_for_capacity():
+    """GKE's way: the Pod is created and stays Pending until capacity returns."""
+    clock = FakeClock()
+    m = model(clock)
+    m.stockout("spot", 30)
+    (pod,) = m.launch("spot", 1, {})
+    assert pod.state == "provisioning" and m.capacity_in("spot") == 30
+    assert m.capacity_in("ondemand") == 0
+    clock.t += 10
+    assert m.capacity_in("spot") == 20
+    clock.t += 20
+    assert m.capacity_in("spot") == 0 and m.may_start(pod)
+    assert [e["event"] for e in m.events] == ["stockout", "launch", "stockout-pending"]

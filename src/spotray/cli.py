@@ -367,6 +367,13 @@ def up(
     provision_seconds: Annotated[
         float, typer.Option(help="Seconds a new node takes before its raylet starts.")
     ] = 2.0,
+    stockout_mode: Annotated[
+        str,
+        typer.Option(
+            help="A launch during a stockout: 'pending' (waits for capacity, as a Pod on GKE) "
+            "or 'refuse' (rejected at once, as some clouds do)."
+        ),
+    ] = "pending",
 ) -> None:
     """Start a real Ray cluster on this machine, shaped like the spec's worker groups."""
     with _errors():
@@ -380,7 +387,11 @@ def up(
             err.status("starting the head and the groups' minimum nodes..."),
         ):
             cluster = lc.up(
-                plan, scale=scale, time_scale=time_scale, provision_seconds=provision_seconds
+                plan,
+                scale=scale,
+                time_scale=time_scale,
+                provision_seconds=provision_seconds,
+                stockout_mode=stockout_mode,
             )
         out.print(f"local cluster {cluster.name!r} is up")
         _print_env(cluster)

@@ -38,6 +38,7 @@ from ._shape import LocalGroup
 
 __all__ = ["Cloud", "Instance", "Stockout", "running"]
 
+STOCKOUT_MODES = ("pending", "refuse")
 STOP_GRACE_SECONDS = 10.0
 MAX_STOCKOUT_SECONDS = 7 * 24 * 3600.0  # scale-down and `down`: SIGTERM, then kill after this long
 
@@ -56,13 +57,18 @@ class Cloud:
     # what runs between the notice and SIGTERM, as a Pod's preStop hook does (the drain)
     pre_stop: Callable[[Instance], None] | None = None
     clock: Callable[[], float] = time.monotonic
+    stockout_mode: str = "pending"  # or "refuse" (see SpotModel.stockout_mode)
     model: SpotModel = field(init=False)
     _procs: dict[str, subprocess.Popen] = field(default_factory=dict)
     _vm_servers: dict[str, MetadataServer] = field(default_factory=dict)  # one per VM
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
     def __post_init__(self) -> None:
-        self.model = SpotModel(groups=self.groups, clock=self.clock)
+        if self.stockout_mode not in STOCKOUT_MODES:
+            raise ValueError(f"stockout_mode must be one of {', '.join(STOCKOUT_MODES)}")
+        self.model = SpotModel(
+            groups=self.groups, clock=self.clock, stockout_mode=self.stockout_mode
+        )
 
     @property
     def instances(self) -> dict[str, Instance]:
@@ -93,6 +99,12 @@ class Cloud:
         return inst
 
     def _boot(self, inst: Instance, spec: LocalGroup | None) -> None:
+        while spec is not None:  # accepted during a stockout: no VM until capacity returns
+            with self._lock:
+                wait = self.model.capacity_in(inst.group) if inst.state == "provisioning" else 0
+            if wait <= 0:
+                break
+            time.sleep(min(wait, 0.25))
         if spec is not None and self.provision_seconds:
             time.sleep(self.provision_seconds)
         with self._lock:

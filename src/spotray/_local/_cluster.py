@@ -368,6 +368,7 @@ def up(
     provision_seconds: float = DEFAULT_PROVISION_SECONDS,
     idle_timeout_seconds: float | None = None,
     drain_seconds: float | None = None,
+    stockout_mode: str = "pending",
     timeout: float = 180.0,
 ) -> LocalCluster:
     """Start the plan's cluster on this machine and wait until the head and the groups'
@@ -375,8 +376,12 @@ def up(
 
     `scale` multiplies the Pods' CPUs and memory (default: `default_scale`, which fits the
     machine); `time_scale` divides the Spot shutdown window and Ray's drain timeout;
-    `drain_seconds` overrides the drain timeout (the plan's, time-scaled, by default)."""
+    `drain_seconds` overrides the drain timeout (the plan's, time-scaled, by default);
+    `stockout_mode`: a launch during a stockout stays pending until capacity returns, as a
+    Pod on GKE does ("pending"), or is refused at once ("refuse")."""
     require_local_extra()
+    if stockout_mode not in ("pending", "refuse"):
+        raise InputError(f"--stockout-mode {stockout_mode!r}: pending or refuse")
     time_scale = positive("--time-scale", time_scale, high=1000)
     provision_seconds = finite("--provision-seconds", provision_seconds, low=0, high=3600)
     if scale is not None:
@@ -423,6 +428,7 @@ def up(
         "predrain_seconds": None if predrain is None else min(predrain / time_scale, drain * 0.8),
         "provision_seconds": provision_seconds,
         "idle_timeout_seconds": idle,
+        "stockout_mode": stockout_mode,
     }
     write_text(state / "cluster.json", json.dumps(config, indent=1))
     (state / "controller.json").unlink(missing_ok=True)

@@ -206,6 +206,7 @@ class Controller:
             notice_seconds=config["notice_seconds"],
             pre_stop=predrainer(config) if config.get("predrain_seconds") else None,
             provision_seconds=config["provision_seconds"],
+            stockout_mode=config.get("stockout_mode", "pending"),
         )
         self.secret = (state / SECRET_FILE).read_text().strip()
         self.done = threading.Event()

@@ -3,7 +3,8 @@
 Ray's monitor loads it from the cluster config (`provider.type: external`,
 `provider.module: spotray._local._provider.LocalSpotProvider`); autoscaler v2 wraps it. Like a
 real cloud provider it only asks the cloud for instances and reports what the cloud says:
-launches refused during a stockout raise, and the autoscaler retries them later.
+launches the cloud accepts during a stockout are listed but not running until capacity returns
+(with `stockout_mode="refuse"` they raise, and the autoscaler retries them later).
 """
 
 from __future__ import annotations

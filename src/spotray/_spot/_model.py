@@ -76,6 +76,9 @@ class SpotModel:
     stockouts: dict[str, float] = field(default_factory=dict)  # group -> until (clock)
     preempted_groups: set[str] = field(default_factory=set)
     closing: bool = False  # shutting down: no launch is accepted
+    # a launch during a stockout: "pending" (GKE: the Pod is created and stays Pending, its VM
+    # comes when capacity returns) or "refuse" (clouds that reject the request at once)
+    stockout_mode: str = "pending"
     _ids: itertools.count = field(default_factory=itertools.count)
     _start: float = 0.0
 
@@ -95,15 +98,16 @@ class SpotModel:
     # --- launches ------------------------------------------------------------------------
 
     def launch(self, group: str, count: int, tags: dict[str, str]) -> list[Instance]:
-        """`count` new Pods of `group`, each placed on a VM, provisioning; Stockout if the group
-        has no capacity now (or the cluster is closing), KeyError for an unknown group."""
+        """`count` new Pods of `group`, each placed on a VM, provisioning. During a stockout
+        they wait for capacity (`capacity_in`), or with `stockout_mode="refuse"` the launch
+        raises Stockout; so does a closing cluster. KeyError for an unknown group."""
         if self.closing:
             raise Stockout("the cluster is shutting down")
         spec = self.groups.get(group)
         if spec is None:
             raise KeyError(f"unknown group {group!r}")
-        until = self.stockouts.get(group)
-        if until is not None and self.clock() < until:
+        pending = self.capacity_in(group) > 0
+        if pending and self.stockout_mode == "refuse":
             self.event("stockout-refused", group=group, count=count)
             raise Stockout(f"no {spec.machine_type} capacity for {group} (stockout)")
         out = []
@@ -120,8 +124,15 @@ class SpotModel:
             inst.vm = self.place(inst, spec)
             self.instances[inst.id] = inst
             self.event("launch", inst)
+            if pending:  # accepted; it waits for capacity (a Pending Pod on GKE)
+                self.event("stockout-pending", inst)
             out.append(inst)
         return out
+
+    def capacity_in(self, group: str) -> float:
+        """Seconds until `group` has capacity again (0: it has capacity now)."""
+        until = self.stockouts.get(group)
+        return max(0.0, until - self.clock()) if until is not None else 0.0
 
     def place(self, inst: Instance, spec: PoolShape) -> str:
         """The VM a new Pod lands on: the first of its group with room (`pods_per_node`) that
