@@ -287,18 +287,7 @@ class _Parser:
             raise _Fail("for: expected in")
         collection = self.expr()
         self.take(":")
-        depth, start = 0, self.i
-        while True:
-            kind, value = self.take()
-            if kind == "punct" and value in "([{":
-                depth += 1
-            elif kind == "punct" and value in ")]}":
-                if depth == 0:
-                    if value != close:
-                        raise _Fail(f"for: unexpected {value!r}")
-                    break
-                depth -= 1
-        body, cond = _split_top(self.toks[start : self.i - 1], ("name", "if"))
+        body, cond = _split_top(self.raw_until(close), ("name", "if"))
         if collection is UNKNOWN:
             return UNKNOWN
         if isinstance(collection, dict):
@@ -346,22 +335,27 @@ class _Parser:
                 out_map[name] = item
         return out_list if close == "]" else out_map
 
+    def raw_until(self, close: str) -> list[tuple[str, str]]:
+        """The tokens up to the `close` bracket that ends the construct just opened (taken, not
+        evaluated: a `for` body and function arguments are evaluated later, or not at all)."""
+        depth, start = 0, self.i
+        while True:
+            kind, value = self.take()
+            if kind == "punct" and value in "([{":
+                depth += 1
+            elif kind == "punct" and value in ")]}":
+                if depth == 0:
+                    if value != close:
+                        raise _Fail(f"unexpected {value!r}")
+                    return self.toks[start : self.i - 1]
+                depth -= 1
+
     def call(self, name: str) -> Any:
         self.take("(")
-        args: list[str] = []
-        depth, start = 0, self.i
-        while True:  # split the raw argument tokens; evaluate lazily (try() needs that)
-            kind, value = self.take()
-            if value in "([{" and kind == "punct":
-                depth += 1
-            elif value in ")]}" and kind == "punct":
-                if depth == 0:
-                    args.append(self.toks[start : self.i - 1])
-                    break
-                depth -= 1
-            elif value == "," and depth == 0:
-                args.append(self.toks[start : self.i - 1])
-                start = self.i
+        args, rest = [], self.raw_until(")")  # evaluated lazily: try() and can() need that
+        while rest is not None:
+            arg, rest = _split_top(rest, ("punct", ","))
+            args.append(arg)
         args = [arg for arg in args if arg]
         if name == "can":  # true when the expression evaluates without an error
             if len(args) != 1:

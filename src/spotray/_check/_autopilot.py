@@ -6,8 +6,9 @@ Autopilot's default class), each on demand and on Spot, so the scheduling, shutd
 rules apply with Autopilot's semantics (Google's Autopilot docs, "Spot Pods" and "compute
 classes"):
 
-- a Pod lands on Spot nodes only if it selects `cloud.google.com/gke-spot: "true"` (GKE taints
-  Spot nodes and adds the matching toleration to Pods that select Spot);
+- a Pod lands on Spot nodes only if it selects Spot (`cloud.google.com/gke-spot: "true"`, or
+  the preemptible or provisioning labels that also mean Spot: `_scheduling.selects_spot`); GKE
+  taints Spot nodes and adds the matching toleration to Pods that select Spot;
 - `cloud.google.com/compute-class: <class>` picks the class (default: `autopilot`, the
   general-purpose platform);
 - a preempted Spot Pod gets at most 25 s of grace (Autopilot's Spot Pods), not Standard's 15.
@@ -17,10 +18,8 @@ The nodes' machine types are GKE's choice, so fit and packing skip these pools.
 
 from __future__ import annotations
 
-import json
-
 from ._documents import ClusterDoc, Documents, Pool
-from ._scheduling import NodeTaint
+from ._scheduling import NodeTaint, required_expressions
 
 # node labels Autopilot provisions to match what a Pod selects (its compute classes' documented
 # selectors: machine series on Performance, GPU type and count on Accelerator, TPU, Arm, zone)
@@ -47,25 +46,10 @@ def _classes(clusters: list[ClusterDoc]) -> list[str]:
             selector = spec.get("nodeSelector") or {}
             if isinstance(selector, dict) and isinstance(selector.get(CLASS_LABEL), str):
                 found.add(selector[CLASS_LABEL])
-            text = json.dumps(spec.get("affinity") or {})
-            if CLASS_LABEL in text:  # node affinity: the values of its class expressions
-                for term in _expressions(spec.get("affinity")):
-                    if term.get("key") == CLASS_LABEL and term.get("operator") == "In":
-                        found.update(v for v in term.get("values") or [] if isinstance(v, str))
+            for expr in required_expressions(spec):  # node affinity: its class expressions
+                if expr.get("key") == CLASS_LABEL and expr.get("operator") == "In":
+                    found.update(v for v in expr.get("values") or [] if isinstance(v, str))
     return sorted(found)
-
-
-def _expressions(affinity: object) -> list[dict]:
-    node = affinity.get("nodeAffinity") if isinstance(affinity, dict) else None
-    required = node.get("requiredDuringSchedulingIgnoredDuringExecution") if node else None
-    terms = required.get("nodeSelectorTerms") if isinstance(required, dict) else None
-    return [
-        e
-        for t in terms or []
-        if isinstance(t, dict)
-        for e in t.get("matchExpressions") or []
-        if isinstance(e, dict)
-    ]
 
 
 def autopilot_pools(clusters: list[ClusterDoc]) -> list[Pool]:
@@ -90,19 +74,6 @@ def autopilot_pools(clusters: list[ClusterDoc]) -> list[Pool]:
     return pools
 
 
-def selects_spot(scheduling: dict) -> bool:
-    """The Pod asks for Spot (Autopilot then adds the toleration for the Spot taint)."""
-    selector = scheduling.get("nodeSelector") or {}
-    if isinstance(selector, dict) and str(selector.get(SPOT_LABEL)).lower() == "true":
-        return True
-    return any(
-        e.get("key") == SPOT_LABEL
-        and e.get("operator") == "In"
-        and "true" in (e.get("values") or [])
-        for e in _expressions(scheduling.get("affinity"))
-    )
-
-
 def use_autopilot(docs: Documents) -> None:
     """Check the documents as an Autopilot cluster's: its virtual pools join the pools read."""
     docs.autopilot = True
@@ -114,7 +85,7 @@ def provisioned_labels(scheduling: dict) -> dict[str, str]:
     """The labels an Autopilot node gets because the Pod selects them (nodeSelector, or the
     first value of a required `In` expression)."""
     out: dict[str, str] = {}
-    for e in _expressions(scheduling.get("affinity")):
+    for e in required_expressions(scheduling):
         values = e.get("values") or []
         if e.get("key") in PROVISIONED and e.get("operator") == "In" and values:
             out[e["key"]] = str(values[0])

@@ -10,9 +10,9 @@ from typing import NamedTuple
 from .._plan import Resources
 from .._quantity import cpu_millis, memory_bytes
 from .._yaml import Path
-from ._autopilot import SPOT_LABEL, provisioned_labels, selects_spot
+from ._autopilot import SPOT_LABEL, provisioned_labels
 from ._documents import ClusterDoc, Documents, Pool
-from ._scheduling import can_schedule
+from ._scheduling import can_schedule, selects_spot
 
 GPU = "nvidia.com/gpu"
 ZONE = "topology.kubernetes.io/zone"
@@ -55,10 +55,6 @@ def requests_of(container: dict) -> Resources | None:
     return Resources(cpu or 0, mem or 0, gpus)
 
 
-def _add(a: Resources, b: Resources) -> Resources:
-    return Resources(a.cpu_millis + b.cpu_millis, a.memory_bytes + b.memory_bytes, a.gpus + b.gpus)
-
-
 def _max(a: Resources, b: Resources) -> Resources:
     return Resources(
         max(a.cpu_millis, b.cpu_millis), max(a.memory_bytes, b.memory_bytes), max(a.gpus, b.gpus)
@@ -78,17 +74,17 @@ def pod_requests(group: dict) -> Resources | None:
     total = zero
     for container in spec.get("containers") or []:
         if isinstance(container, dict):
-            total = _add(total, requests_of(container) or zero)
+            total += requests_of(container) or zero
     sidecars, init_peak = zero, zero
     for container in spec.get("initContainers") or []:
         if not isinstance(container, dict):
             continue
         own = requests_of(container) or zero
         if container.get("restartPolicy") == "Always":  # a sidecar: runs beside the Pod
-            sidecars = _add(sidecars, own)
+            sidecars += own
         else:  # runs to completion before the containers, beside the sidecars started so far
-            init_peak = _max(init_peak, _add(own, sidecars))
-    return _max(_add(total, sidecars), init_peak)
+            init_peak = _max(init_peak, own + sidecars)
+    return _max(total + sidecars, init_peak)
 
 
 @dataclass

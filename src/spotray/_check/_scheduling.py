@@ -269,3 +269,55 @@ def can_schedule(
     a, t = matches_node_affinity(pod_spec, labels), tolerates(pod_spec, taints)
     unknown = tuple(dict.fromkeys(a.unknown + t.unknown))
     return Verdict(a.fits and t.fits, a.reasons + t.reasons, unknown)
+
+
+# --- what a Pod spec asks of its nodes (shared by the SR2xx rules and the Autopilot model) ----
+
+# Node labels by which a Pod asks for Spot (or preemptible) capacity, and the values that mean
+# yes: GKE Standard's Spot and preemptible node labels, and the node-provisioning label GKE puts
+# on Spot nodes (Autopilot selects Spot by it).
+SPOT_SELECTORS = {
+    "cloud.google.com/gke-spot": {"true"},
+    "cloud.google.com/gke-preemptible": {"true"},
+    "cloud.google.com/gke-provisioning": {"spot", "preemptible"},
+}
+
+
+def required_terms(spec: Mapping) -> list:
+    """The nodeSelectorTerms of a Pod spec's required node affinity ([] if none)."""
+    block: object = spec
+    for name in _REQUIRED:
+        block = block.get(name) if isinstance(block, Mapping) else None
+    terms = block.get("nodeSelectorTerms") if isinstance(block, Mapping) else None
+    return terms if isinstance(terms, list) else []
+
+
+def required_expressions(spec: Mapping) -> list[dict]:
+    """Every matchExpressions entry of the required node affinity's terms (mappings only)."""
+    return [
+        expr
+        for term in required_terms(spec)
+        if isinstance(term, Mapping)
+        for expr in (term.get("matchExpressions") or [])
+        if isinstance(expr, dict)
+    ]
+
+
+def selects_spot(spec: Mapping) -> bool:
+    """Whether a Pod spec explicitly asks for Spot nodes: a nodeSelector or a required
+    node-affinity expression that only Spot (or preemptible) nodes satisfy."""
+    selector = spec.get("nodeSelector")
+    if isinstance(selector, Mapping) and any(
+        str(selector.get(key, "")).lower() in values for key, values in SPOT_SELECTORS.items()
+    ):
+        return True
+    for expr in required_expressions(spec):
+        if expr.get("key") not in SPOT_SELECTORS:
+            continue
+        values = {str(v).lower() for v in expr.get("values") or []}
+        wanted = SPOT_SELECTORS[expr["key"]]
+        if expr.get("operator") == "Exists" or (
+            expr.get("operator") == "In" and values and values <= wanted
+        ):
+            return True
+    return False

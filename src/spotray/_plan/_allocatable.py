@@ -39,6 +39,13 @@ class Resources:
     memory_bytes: int
     gpus: int = 0
 
+    def __add__(self, other: Resources) -> Resources:
+        return Resources(
+            self.cpu_millis + other.cpu_millis,
+            self.memory_bytes + other.memory_bytes,
+            self.gpus + other.gpus,
+        )
+
     def __sub__(self, other: Resources) -> Resources:
         return Resources(
             self.cpu_millis - other.cpu_millis,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from .._context import groups, pod_spec
 from .._finding import Severity
 from .._registry import Rule, register
+from .._scheduling import SPOT_SELECTORS, required_terms, selects_spot
 
 
 def _names(pools) -> str:
@@ -60,51 +61,6 @@ class LandsNowhere(Rule):
                 f"{cluster.kind} {cluster.name!r} group {name!r}: its Pods can land on no node "
                 f"pool ({why})",
             )
-
-
-# Node labels by which a Pod asks for Spot (or preemptible) capacity, and the values that mean
-# yes: GKE Standard's Spot and preemptible node labels, and the node-provisioning label GKE puts
-# on Spot nodes (Autopilot selects Spot by it).
-SPOT_SELECTORS = {
-    "cloud.google.com/gke-spot": {"true"},
-    "cloud.google.com/gke-preemptible": {"true"},
-    "cloud.google.com/gke-provisioning": {"spot", "preemptible"},
-}
-
-
-def required_terms(spec: dict) -> list:
-    """The nodeSelectorTerms of a Pod spec's required node affinity ([] if none)."""
-    affinity = spec.get("affinity")
-    node = affinity.get("nodeAffinity") if isinstance(affinity, dict) else None
-    required = (
-        node.get("requiredDuringSchedulingIgnoredDuringExecution")
-        if isinstance(node, dict)
-        else None
-    )
-    terms = required.get("nodeSelectorTerms") if isinstance(required, dict) else None
-    return terms if isinstance(terms, list) else []
-
-
-def selects_spot(spec: dict) -> bool:
-    """Whether a Pod spec explicitly asks for Spot nodes: a nodeSelector or a required
-    node-affinity expression that only Spot (or preemptible) nodes satisfy."""
-    selector = spec.get("nodeSelector")
-    if isinstance(selector, dict) and any(
-        str(selector.get(key, "")).lower() in values for key, values in SPOT_SELECTORS.items()
-    ):
-        return True
-    for term in required_terms(spec):
-        exprs = term.get("matchExpressions") if isinstance(term, dict) else None
-        for expr in exprs if isinstance(exprs, list) else []:
-            if not isinstance(expr, dict) or expr.get("key") not in SPOT_SELECTORS:
-                continue
-            values = {str(v).lower() for v in expr.get("values") or []}
-            wanted = SPOT_SELECTORS[expr["key"]]
-            if expr.get("operator") == "Exists" or (
-                expr.get("operator") == "In" and values and values <= wanted
-            ):
-                return True
-    return False
 
 
 def targets_spot(spec: dict) -> bool:

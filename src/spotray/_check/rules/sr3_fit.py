@@ -180,10 +180,7 @@ class NodeMostlyIdle(Rule):
         for cluster, name, _path, cpath, container, req, pools in _sized_groups(ctx):
             if req is None or not req.cpu_millis or not req.memory_bytes:
                 continue
-            ray = requests_of(container) or req
-            others = Resources(  # what the other containers and sidecars take per Pod
-                req.cpu_millis - ray.cpu_millis, req.memory_bytes - ray.memory_bytes, 0
-            )
+            others = req - (requests_of(container) or req)  # the other containers, sidecars
             for pool in pools:
                 avail = pool.available
                 if avail is None or avail.cpu_millis <= 0 or avail.memory_bytes <= 0:
