@@ -113,15 +113,14 @@ def run_job(
     with _signals.ignored() if interrupted else contextlib.nullcontext():
         end = cluster.now()
         instances = cluster.instances()
-        if interrupted:  # the user is waiting: what Ray says within seconds, else nothing
-            attempts, deaths = [], {}
-            with contextlib.suppress(SpotrayError):
-                jobs = job_ids(cluster, timeout=INTERRUPTED_TIMEOUT) - jobs_before
-                attempts = settled_attempts(cluster, jobs, settle=0, timeout=INTERRUPTED_TIMEOUT)
-                deaths = node_deaths(cluster, timeout=INTERRUPTED_TIMEOUT)
-        else:
-            attempts = settled_attempts(cluster, job_ids(cluster) - jobs_before, settle=30)
-            deaths = node_deaths(cluster)
+        # interrupted, the user is waiting: what Ray says within seconds, else nothing
+        timeout = INTERRUPTED_TIMEOUT if interrupted else 30
+        attempts, deaths = [], {}
+        with contextlib.suppress(SpotrayError) if interrupted else contextlib.nullcontext():
+            jobs = job_ids(cluster, timeout=timeout) - jobs_before
+            settle = 0 if interrupted else 30
+            attempts = settled_attempts(cluster, jobs, settle=settle, timeout=timeout)
+            deaths = node_deaths(cluster, timeout=timeout)
     config = cluster.config
     return Report(
         cluster=cluster.name,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ..._plan import catalog
 from .._finding import Severity
 from .._registry import Rule, register
 
@@ -158,7 +157,7 @@ class UnknownMachineType(Rule):
 
     def check(self, ctx):
         for pool in ctx.docs.pools:
-            if pool.machine_type and catalog().machine(pool.machine_type) is None:
+            if pool.machine_type and pool.machine is None:
                 yield self.finding(
                     (pool.file, pool.lines.get("node_config", pool.line)),
                     (),
