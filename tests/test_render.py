@@ -83,6 +83,13 @@ def test_recommended_renders_kubelet_shutdown_and_priority():
     assert env["RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S"] == "100"
     options = dict(cluster["spec"]["autoscalerOptions"])
     assert options.pop("securityContext")["runAsNonRoot"] is True
+    # on-demand fallback after 600 s of stockout, not Ray's default 3600 s (docs/fallback.md)
+    env = {e["name"]: e["value"] for e in options.pop("env")}
+    assert env == {
+        "RAY_AUTOSCALER_RECONCILE_ALLOCATE_STATUS_TIMEOUT_S": "600",
+        "RAY_AUTOSCALER_AVAILABILITY_RECOVERY_S": "600",
+        "RAY_AUTOSCALER_PENDING_NODE_IDLE_TIMEOUT_S": "120",
+    }
     assert options == {"version": "v2", "idleTimeoutSeconds": 120}
 
 

@@ -55,6 +55,50 @@ GROUP = {
     },
 }
 
+STOCKOUT = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": [
+        "group",
+        "fallback",
+        "stocked_out_seconds",
+        "fallback_launched",
+        "fallback_node_seconds",
+        "usd_fallback",
+        "usd_at_spot",
+        "usd_extra",
+    ],
+    "properties": {
+        "group": _field("The Spot group that was stocked out.", {"type": "string"}),
+        "fallback": _field(
+            "The lower-priority on-demand group its work falls back to (the plan's).",
+            {"type": "string"},
+        ),
+        "stocked_out_seconds": _field(
+            "Seconds of the run during which the Spot group had no capacity.", _SECONDS
+        ),
+        "fallback_launched": _field(
+            "Pods of the fallback group launched while the Spot group was stocked out.", _COUNT
+        ),
+        "fallback_node_seconds": _field(
+            "Seconds those Pods ran, clipped to the run: on-demand time used instead of Spot.",
+            _SECONDS,
+        ),
+        "usd_fallback": _field(
+            "What those Pod-seconds cost on GKE on-demand; null where there is no price.",
+            _NUMBER_OR_NULL,
+        ),
+        "usd_at_spot": _field(
+            "What they would have cost as the Spot group's Pods; null where there is no price.",
+            _NUMBER_OR_NULL,
+        ),
+        "usd_extra": _field(
+            "usd_fallback - usd_at_spot: what the stockout cost; null where a price is missing.",
+            _NUMBER_OR_NULL,
+        ),
+    },
+}
+
 SCHEMA: dict = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": f"urn:spotray:run-report:{SCHEMA_VERSION}",
@@ -102,6 +146,11 @@ SCHEMA: dict = {
         ),
         "makespan_seconds": _field("Wall-clock seconds from the job's start to its end.", _SECONDS),
         "groups": _field("One entry per worker group.", {"type": "array", "items": GROUP}),
+        "stockouts": _field(
+            "One entry per Spot group with an on-demand fallback that was stocked out during "
+            "the run (docs/fallback.md).",
+            {"type": "array", "items": STOCKOUT},
+        ),
         "tasks": _field("Distinct Ray tasks (normal and actor tasks) of the run's jobs.", _COUNT),
         "task_attempts": _field("Their attempts (a retry is an attempt).", _COUNT),
         "failed_attempts": _field("Attempts that ended FAILED.", _COUNT),

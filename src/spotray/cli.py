@@ -154,6 +154,14 @@ def explain_tables(plan: Plan) -> list[Table]:
         ]
         if pool.spot and pool.price.on_demand:
             rows.append(("on-demand price", f"{format_usd(pool.price.on_demand)}/node-h"))
+        fallback = plan.fallback.fallback_of(g.name) if plan.fallback else None
+        if fallback:
+            rows.append(
+                (
+                    "stockout fallback",
+                    f"to {fallback} after {plan.fallback.pending_timeout_seconds} s of stockout",
+                )
+            )
         for row in rows:
             table.add_row(*row)
         tables.append(table)
@@ -174,6 +182,14 @@ def explain(spec: SpecArg) -> None:
         f" -> Ray Pods get {s.grace_period_seconds}s (terminationGracePeriodSeconds); Ray drains "
         f"for {s.drain_timeout_seconds}s (RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S)."
     )
+    if plan.fallback:
+        f = plan.fallback
+        out.print(
+            f"Stockouts: Ray gives up on a Pending Pod after {f.pending_timeout_seconds}s and turns "
+            f"to the fallback; new work goes to Spot again {f.spot_retry_seconds}s later; a "
+            f"Pending Pod no work needs is dropped after {f.pending_idle_seconds}s "
+            "(autoscalerOptions.env; docs/fallback.md)."
+        )
     src = plan.price_source
     out.print(
         f"'for Ray' = allocatable less system DaemonSets. Prices: {plan.region}, USD per hour, "
@@ -374,6 +390,13 @@ def up(
             "or 'refuse' (rejected at once, as some clouds do)."
         ),
     ] = "pending",
+    ray_default_timeouts: Annotated[
+        bool,
+        typer.Option(
+            help="Leave Ray's autoscaler timeouts at Ray's defaults instead of the spec's "
+            "fallback settings (a Pending Pod waits an hour: no on-demand fallback in practice)."
+        ),
+    ] = False,
 ) -> None:
     """Start a real Ray cluster on this machine, shaped like the spec's worker groups."""
     with _errors():
@@ -392,6 +415,7 @@ def up(
                 time_scale=time_scale,
                 provision_seconds=provision_seconds,
                 stockout_mode=stockout_mode,
+                ray_default_timeouts=ray_default_timeouts,
             )
         out.print(f"local cluster {cluster.name!r} is up")
         _print_env(cluster)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import secrets
 import shutil
@@ -33,7 +34,7 @@ from .._bounds import finite, positive
 from .._errors import InputError, SpotrayError
 from .._io import write_text
 from .._k8s_names import DNS1123_LABEL
-from .._plan import Plan
+from .._plan import ALLOCATE_TIMEOUT_ENV, PENDING_IDLE_ENV, Plan
 from ._cloud import running
 from ._http import ControllerError, call
 from ._raybridge import ENV_AUTH_MODE, ENV_AUTH_TOKEN_PATH, ENV_LOOPBACK
@@ -369,6 +370,7 @@ def up(
     idle_timeout_seconds: float | None = None,
     drain_seconds: float | None = None,
     stockout_mode: str = "pending",
+    ray_default_timeouts: bool = False,
     timeout: float = 180.0,
 ) -> LocalCluster:
     """Start the plan's cluster on this machine and wait until the head and the groups'
@@ -378,7 +380,10 @@ def up(
     machine); `time_scale` divides the Spot shutdown window and Ray's drain timeout;
     `drain_seconds` overrides the drain timeout (the plan's, time-scaled, by default);
     `stockout_mode`: a launch during a stockout stays pending until capacity returns, as a
-    Pod on GKE does ("pending"), or is refused at once ("refuse")."""
+    Pod on GKE does ("pending"), or is refused at once ("refuse"). The autoscaler gets the
+    plan's fallback settings (`Plan.fallback`), time-scaled, as the rendered RayCluster gives
+    them to KubeRay's autoscaler; `ray_default_timeouts` leaves Ray's defaults instead (an hour
+    before a Pending Pod is given up: no fallback in practice)."""
     require_local_extra()
     if stockout_mode not in ("pending", "refuse"):
         raise InputError(f"--stockout-mode {stockout_mode!r}: pending or refuse")
@@ -412,6 +417,7 @@ def up(
         else max(1, int(plan.shutdown.drain_timeout_seconds / time_scale))
     )
     predrain = plan.shutdown.predrain_seconds
+    autoscaler_env = local_fallback_env(plan, time_scale, idle, provision_seconds)
     config = {
         "name": plan.name,
         "id": secrets.token_hex(8),
@@ -429,6 +435,8 @@ def up(
         "provision_seconds": provision_seconds,
         "idle_timeout_seconds": idle,
         "stockout_mode": stockout_mode,
+        "autoscaler_env": {} if ray_default_timeouts else autoscaler_env,
+        "fallback_routes": [list(r) for r in plan.fallback.routes] if plan.fallback else [],
     }
     write_text(state / "cluster.json", json.dumps(config, indent=1))
     (state / "controller.json").unlink(missing_ok=True)
@@ -456,6 +464,28 @@ def up(
                     proc.kill()
             stop_leftovers(plan.name)
         raise
+
+
+# A local worker's normal start: its simulated provisioning, then `ray start` (a few seconds on
+# this 2-core machine, more while other raylets start). The time-scaled pending timeout is kept
+# above it, or every normal start would be given up as a stockout.
+LOCAL_START_MARGIN_SECONDS = 15
+
+
+def local_fallback_env(
+    plan: Plan, time_scale: float, idle_seconds: float, provision_seconds: float
+) -> dict[str, str]:
+    """The plan's fallback settings for the local cluster's autoscaler: time-scaled, the
+    pending timeout kept above a local start, a Pending Pod no work needs dropped after the
+    local idle timeout. Empty when the plan has no fallback."""
+    if plan.fallback is None:
+        return {}
+    env = plan.fallback.env(time_scale)
+    floor = provision_seconds + LOCAL_START_MARGIN_SECONDS
+    timeout = max(int(env[ALLOCATE_TIMEOUT_ENV]), math.ceil(floor))
+    env[ALLOCATE_TIMEOUT_ENV] = str(timeout)
+    env[PENDING_IDLE_ENV] = str(max(1, round(idle_seconds)))
+    return env
 
 
 def _wait_up(plan, proc, state, groups, deadline, timeout) -> LocalCluster:

@@ -80,6 +80,7 @@ def launcher(config: dict, state: Path):
     def launch(inst: Instance, group: LocalGroup | None) -> subprocess.Popen:
         env = {**os.environ, **RAY_ENV, **auth_env(state), ENV_CLOUD_INSTANCE_ID: inst.id}
         if group is None:
+            env.update(config.get("autoscaler_env") or {})  # the head runs the autoscaler
             env[ENV_NODE_TYPE_NAME] = HEAD_TYPE
             cmd = [
                 *ray_command(),

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .. import _signals
 from .._errors import SpotrayError
-from .._spot._report import Report, group_reports, task_summary
+from .._spot._report import Report, group_reports, stockout_reports, task_summary
 from .._spot._schedule import Preemption, Stockout
 from ._cluster import CLUSTER_ID_ENV, LocalCluster, LocalClusterError, state_api
 
@@ -129,6 +129,14 @@ def run_job(
         interrupted=interrupted,
         makespan_seconds=round(makespan, 3),
         groups=group_reports(instances, config["groups"], begin, end),
+        stockouts=stockout_reports(
+            cluster.events(),
+            instances,
+            config["groups"],
+            [tuple(r) for r in config.get("fallback_routes", [])],
+            begin,
+            end,
+        ),
         price_source=price_source or {},
         time_scale=config["time_scale"],
         resource_scale=config["scale"],

@@ -100,6 +100,15 @@ def report_tables(report: Report) -> list[Table]:
         ("cost on GKE as run", format_usd(data["usd_as_run"])),
         ("cost on GKE all on-demand", format_usd(data["usd_on_demand"])),
     ]
+    for st in report.stockouts:
+        rows.append(
+            (
+                f"{st.group} stocked out {st.stocked_out_seconds:.0f} s",
+                f"{st.fallback_launched} {st.fallback} Pod(s), {st.fallback_node_seconds:.0f} "
+                f"node-s on-demand: {format_usd(st.usd_fallback)} "
+                f"(on Spot {format_usd(st.usd_at_spot)})",
+            )
+        )
     if report.price_source:
         rows.append(("prices", _price_note(report.price_source)))
     for row in rows:

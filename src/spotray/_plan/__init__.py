@@ -5,11 +5,15 @@ from __future__ import annotations
 from ._allocatable import Resources, allocatable, capacity, daemonset_overhead
 from ._catalog import GPU_RULES, ZONES, MachineType, Price, catalog, format_usd, gpu_problem
 from ._model import (
+    ALLOCATE_TIMEOUT_ENV,
+    AVAILABILITY_RECOVERY_ENV,
     GKE_CRITICAL_PODS_SECONDS,
     GKE_DEFAULT_MAX_PODS,
     GKE_SPOT_NODE_GRACE_SECONDS,
     GKE_SPOT_POD_WINDOW,
+    PENDING_IDLE_ENV,
     Autoscaling,
+    Fallback,
     NodePool,
     Packing,
     Plan,
@@ -34,13 +38,17 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "ALLOCATE_TIMEOUT_ENV",
+    "AVAILABILITY_RECOVERY_ENV",
     "GKE_CRITICAL_PODS_SECONDS",
     "GKE_DEFAULT_MAX_PODS",
     "GKE_SPOT_NODE_GRACE_SECONDS",
     "GKE_SPOT_POD_WINDOW",
     "GPU_RULES",
+    "PENDING_IDLE_ENV",
     "ZONES",
     "Autoscaling",
+    "Fallback",
     "MachineType",
     "NodePool",
     "Packing",

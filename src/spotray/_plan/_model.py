@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .._quantity import MIB, format_cpu, format_memory
+from .._rayresources import ray_resources
 from ._allocatable import Resources
 from ._catalog import MachineType, Price
 
@@ -19,6 +20,7 @@ PROVIDER_EFFECT = {
     "NoExecute": "NO_EXECUTE",
 }
 GPU_TAINT_KEY = "nvidia.com/gpu"
+GPU_RESOURCE = "nvidia.com/gpu"
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,14 @@ class PodShape:
 
     requests: Resources = field(compare=False)
 
+    def container_resources(self) -> dict:
+        """The Ray container's `resources` (requests and limits) as the RayCluster has them."""
+        requests: dict[str, object] = {"cpu": self.cpu, "memory": self.memory}
+        limits: dict[str, object] = {"cpu": self.cpu_limit, "memory": self.memory_limit}
+        if self.gpus:
+            requests[GPU_RESOURCE] = limits[GPU_RESOURCE] = self.gpus
+        return {"limits": limits, "requests": requests}
+
 
 @dataclass(frozen=True)
 class RayGroup:
@@ -133,6 +143,7 @@ class RayGroup:
     num_of_hosts: int
     idle_timeout_seconds: int | None
     priority: int | None
+    fallback_after_seconds: int | None  # how long its Pods may stay Pending (None: the head)
     ray_start_params: dict[str, str]
     ray_labels: dict[str, str]
     env: dict[str, str]
@@ -161,11 +172,66 @@ class RayGroup:
         return -(-self.max_replicas // max(1, self.pods_per_node))
 
     @property
+    def ray_resources(self) -> dict[str, int]:
+        """The Ray resources of one of the group's nodes, as Ray's autoscaler reads them from
+        the RayCluster (`_rayresources`)."""
+        return ray_resources(
+            {
+                "rayStartParams": self.ray_start_params,
+                "template": {
+                    "spec": {"containers": [{"resources": self.pod.container_resources()}]}
+                },
+            }
+        )
+
+    @property
     def usd_per_pod_hour(self) -> float | None:
         price = self.pool.usd_per_node_hour
         if price is None or self.pods_per_node == 0:
             return None
         return price / self.pods_per_node
+
+
+# How long a worker Pod may stay Pending before Ray's autoscaler gives up on it, by default: a
+# few minutes, longer than a normal start on GKE (a new node, then the Ray image pulled onto it);
+# GPU nodes also install their driver, and GPU images are several times larger. docs/fallback.md.
+DEFAULT_FALLBACK_SECONDS = 600
+DEFAULT_ACCELERATOR_FALLBACK_SECONDS = 1200
+RAY_DEFAULT_IDLE_TIMEOUT_SECONDS = 60  # KubeRay's autoscaler idleTimeoutSeconds default
+
+# Ray 2.60's autoscaler v2 settings for it (autoscaler/v2/instance_manager/config.py,
+# autoscaler/_private/constants.py), read once from the autoscaler's environment
+ALLOCATE_TIMEOUT_ENV = "RAY_AUTOSCALER_RECONCILE_ALLOCATE_STATUS_TIMEOUT_S"  # default 3600
+AVAILABILITY_RECOVERY_ENV = "RAY_AUTOSCALER_AVAILABILITY_RECOVERY_S"  # default 600
+PENDING_IDLE_ENV = "RAY_AUTOSCALER_PENDING_NODE_IDLE_TIMEOUT_S"  # default -1: never
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """How Ray's autoscaler (v2) turns from a stocked-out Spot group to its on-demand fallback,
+    and back: the settings spotray renders into the autoscaler's environment (Ray 2.60 reads
+    them once, for the whole cluster). docs/fallback.md explains each."""
+
+    pending_timeout_seconds: int  # a Pending Pod is given up (ALLOCATION_TIMEOUT) after this
+    spot_retry_seconds: int  # ... and its group's availability recovers over this long
+    pending_idle_seconds: int  # a Pending Pod that no work needs is dropped after this
+    routes: tuple[tuple[str, str], ...]  # (Spot group, the on-demand group it falls back to)
+
+    def env(self, time_scale: float = 1.0) -> dict[str, str]:
+        """The autoscaler's environment (`autoscalerOptions.env`); `time_scale` divides the
+        durations (the local cluster), never below 1 s."""
+
+        def seconds(value: int) -> str:
+            return str(max(1, round(value / time_scale)))
+
+        return {
+            ALLOCATE_TIMEOUT_ENV: seconds(self.pending_timeout_seconds),
+            AVAILABILITY_RECOVERY_ENV: seconds(self.spot_retry_seconds),
+            PENDING_IDLE_ENV: seconds(self.pending_idle_seconds),
+        }
+
+    def fallback_of(self, group: str) -> str | None:
+        return next((od for spot, od in self.routes if spot == group), None)
 
 
 @dataclass(frozen=True)
@@ -249,6 +315,7 @@ class Plan:
     upscaling_mode: str | None
     shutdown: Shutdown
     security: Security
+    fallback: Fallback | None  # None: no Spot group with an on-demand group to fall back to
     head: RayGroup
     workers: tuple[RayGroup, ...]
     price_source: dict[str, object]

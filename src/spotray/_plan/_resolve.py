@@ -8,17 +8,22 @@ from __future__ import annotations
 
 from .._errors import Problem, SpecError
 from .._quantity import cpu_millis, memory_bytes
+from .._rayresources import shortfall
 from .._spec import Spec, located
 from .._spec._models import PoolOptions, WorkerGroup, _GroupBase
 from .._yaml import Document
 from ._allocatable import Resources, allocatable, capacity, daemonset_overhead
 from ._catalog import GPU_PRICES, ZONES, MachineType, Price, catalog, gpu_problem, price_source
 from ._model import (
+    DEFAULT_ACCELERATOR_FALLBACK_SECONDS,
+    DEFAULT_FALLBACK_SECONDS,
     GKE_CRITICAL_PODS_SECONDS,
     GKE_SPOT_NODE_GRACE_SECONDS,
     GPU_TAINT_KEY,
     NODE_ACCOUNT_REFERENCE,
+    RAY_DEFAULT_IDLE_TIMEOUT_SECONDS,
     Autoscaling,
+    Fallback,
     NetworkClient,
     NodePool,
     Plan,
@@ -344,7 +349,9 @@ def _group(
     tolerations = tuple(t.model_dump(exclude_none=True) for t in group.tolerations)
     if is_head:
         replicas = dict(min_replicas=1, max_replicas=1, replicas=1, num_of_hosts=1)
-        extra = dict(idle_timeout_seconds=None, priority=None, ray_labels={})
+        extra = dict(
+            idle_timeout_seconds=None, priority=None, ray_labels={}, fallback_after_seconds=None
+        )
     else:
         replicas = dict(
             min_replicas=group.min_replicas,
@@ -356,6 +363,12 @@ def _group(
             idle_timeout_seconds=group.idle_timeout_seconds,
             priority=group.priority,
             ray_labels=dict(group.ray_labels),
+            fallback_after_seconds=group.fallback_after_seconds
+            or (
+                DEFAULT_ACCELERATOR_FALLBACK_SECONDS
+                if pool.gpu_count or pod.gpus
+                else DEFAULT_FALLBACK_SECONDS
+            ),
         )
     return RayGroup(
         name=name,
@@ -395,6 +408,9 @@ def resolve_plan(spec: Spec) -> Plan:
         raise SpecError(problems.items)
     assert head is not None and all(w is not None for w in workers)
     shutdown = spec.spot_shutdown
+    fallback = _fallback(spec, workers, problems)  # type: ignore[arg-type]
+    if problems.items:
+        raise SpecError(problems.items)
     security = _security(spec, [p for p in (head.pool, *(w.pool for w in workers)) if p.managed])
     return Plan(
         name=spec.name,
@@ -421,9 +437,67 @@ def resolve_plan(spec: Spec) -> Plan:
             checkpoint_save_seconds=shutdown.checkpoint_save_seconds,
         ),
         security=security,
+        fallback=fallback,
         head=head,
         workers=tuple(workers),  # type: ignore[arg-type]
         price_source=price_source(),
+    )
+
+
+def fallback_routes(workers: tuple[RayGroup, ...] | list[RayGroup]) -> list[tuple[str, str]]:
+    """(Spot group, on-demand group) for each Spot group that has a fallback: the on-demand group
+    of highest priority below its own whose nodes offer Ray at least what its nodes do (so the
+    same work fits) and the same Ray labels. Ray's autoscaler v2 ranks groups by how well they
+    fit the work, then by the availability it has seen, then by `priority`."""
+    routes = []
+    for spot in workers:
+        if not spot.pool.spot:
+            continue
+        need, labels = spot.ray_resources, spot.ray_labels
+        below = [
+            g
+            for g in workers
+            if not g.pool.spot
+            and g.max_replicas > 0
+            and (g.priority or 0) < (spot.priority or 0)
+            and not shortfall(g.ray_resources, need)
+            and labels.items() <= g.ray_labels.items()
+        ]
+        if below:
+            best = max(below, key=lambda g: g.priority or 0)
+            routes.append((spot.name, best.name))
+    return routes
+
+
+def _fallback(spec: Spec, workers: list[RayGroup], problems: _Problems) -> Fallback | None:
+    """The autoscaler settings of a cluster with on-demand fallback (None: it has none, or its
+    autoscaler is not v2, which alone ranks groups by availability and priority).
+
+    Ray 2.60 has one timeout for every Pending Pod of the cluster. If groups set
+    `fallback_after_seconds`, the largest set value is it; else the largest default. A group
+    left at its default that needs longer (GPUs: 1200 s) would see its normal starts cut short
+    (kuberay#4226), so that is an error naming the group."""
+    scaler = spec.ray.autoscaler
+    routes = fallback_routes(workers)
+    if not (scaler.enabled and scaler.version == "v2" and routes):
+        return None
+    chosen = [g.fallback_after_seconds for g in spec.workers if g.fallback_after_seconds]
+    timeout = max(chosen or [w.fallback_after_seconds or 0 for w in workers])
+    for i, (group, worker) in enumerate(zip(spec.workers, workers, strict=True)):
+        own = worker.fallback_after_seconds or 0
+        if group.fallback_after_seconds is None and own > timeout:
+            problems.add(
+                ("workers", i, "name"),
+                f"group {worker.name!r} needs {own} s to start a Pod (GPU nodes and images), but "
+                f"the cluster gives up on a Pending Pod after {timeout} s (the largest "
+                "fallback_after_seconds set): Ray 2.60 has one such timeout for all groups; set "
+                f"fallback_after_seconds on {worker.name!r} to accept it, or raise the others",
+            )
+    return Fallback(
+        pending_timeout_seconds=timeout,
+        spot_retry_seconds=scaler.spot_retry_seconds,
+        pending_idle_seconds=scaler.idle_timeout_seconds or RAY_DEFAULT_IDLE_TIMEOUT_SECONDS,
+        routes=tuple(routes),
     )
 
 

@@ -17,7 +17,6 @@ DRAIN_TIMEOUT_ENV = (
 SAVE_ENV = "SPOTRAY_CHECKPOINT_SAVE_SECONDS"  # declared by the spec; checked by SR507
 NODEPOOL_LABEL = "cloud.google.com/gke-nodepool"
 SPOT_LABEL = "cloud.google.com/gke-spot"
-GPU_RESOURCE = "nvidia.com/gpu"
 # KubeRay keeps a container command as written when the RayCluster carries this annotation, and
 # hands it the `ray start` command it generated in KUBERAY_GEN_RAY_START_CMD (KubeRay >= 1.1,
 # its sample ray-cluster.overwrite-command.yaml). `exec` makes `ray start --block` the process
@@ -84,15 +83,6 @@ def tolerations(group: RayGroup) -> list[dict] | None:
     return out or None
 
 
-def _resources(group: RayGroup) -> dict:
-    pod = group.pod
-    requests: dict[str, Any] = {"cpu": pod.cpu, "memory": pod.memory}
-    limits: dict[str, Any] = {"cpu": pod.cpu_limit, "memory": pod.memory_limit}
-    if pod.gpus:
-        requests[GPU_RESOURCE] = limits[GPU_RESOURCE] = pod.gpus
-    return {"limits": limits, "requests": requests}
-
-
 def _env(group: RayGroup, plan: Plan) -> list[dict] | None:
     env = [{"name": k, "value": v} for k, v in group.env.items()]
     if not group.is_head and not any(e["name"] == DRAIN_TIMEOUT_ENV for e in env):
@@ -111,7 +101,7 @@ def pod_template(group: RayGroup, plan: Plan) -> dict:
         "command": list(RAY_COMMAND),
         "args": list(RAY_ARGS),
         "env": _env(group, plan),
-        "resources": _resources(group),
+        "resources": group.pod.container_resources(),
         "lifecycle": predrain_hook(plan.shutdown.predrain_seconds)
         if not group.is_head and plan.shutdown.predrain_seconds
         else None,
@@ -160,6 +150,10 @@ def raycluster_document(plan: Plan) -> dict:
             "idleTimeoutSeconds": plan.autoscaler_idle_timeout_seconds,
             "upscalingMode": plan.upscaling_mode,
             "securityContext": plan.security.container_security_context,
+            # on-demand fallback in minutes, not Ray's default hour (docs/fallback.md)
+            "env": [{"name": k, "value": v} for k, v in plan.fallback.env().items()]
+            if plan.fallback
+            else None,
         }
     doc = {
         "apiVersion": "ray.io/v1",

@@ -187,6 +187,14 @@ class Autoscaler(_Model):
     upscaling_mode: Literal["Default", "Aggressive", "Conservative"] | None = Field(
         None, description="`autoscalerOptions.upscalingMode`."
     )
+    spot_retry_seconds: int = Field(
+        600,
+        ge=10,
+        le=86400,
+        description="After a Spot group fell back to on-demand, how long until new work is sent "
+        "to Spot again (`RAY_AUTOSCALER_AVAILABILITY_RECOVERY_S`; Ray's default, 600 s). See "
+        "docs/fallback.md.",
+    )
 
 
 class Ray(_Model):
@@ -479,6 +487,16 @@ class WorkerGroup(_GroupBase):
         le=INT32_MAX,
         description="`priority` (KubeRay >= 1.7, Ray >= 2.56, autoscaler v2): groups with a higher "
         "priority are scaled up first.",
+    )
+    fallback_after_seconds: int | None = Field(
+        None,
+        ge=30,
+        le=86400,
+        description="How long a Pod of this group may stay Pending (no node: a Spot stockout, or "
+        "a node still provisioning and pulling the image) before Ray's autoscaler gives up on "
+        "it; for a Spot group with a lower-priority on-demand group, how long work waits before "
+        "going there. Default 600 s, 1200 s for GPU and TPU groups. Ray has one such timeout for "
+        "the cluster: the largest of the groups' is rendered. See docs/fallback.md.",
     )
 
     @field_validator("name")

@@ -7,6 +7,9 @@
 - task attempts: total, failed, retried (attempt_number > 0), and failed by node loss.
 - task-seconds: of finished attempts (work that counted) and failed ones (work lost);
   goodput = counted / (counted + lost).
+- stockouts: for each Spot group with an on-demand fallback, the seconds it was stocked out and
+  the fallback group's Pods launched meanwhile: their node-seconds, at the on-demand price,
+  against the same seconds at the Spot group's price.
 - cost: each group's node-seconds, as GKE Pods of the plan's machine, at the group's own
   market (Spot or on-demand) and, for comparison, all on-demand; prices per Pod-hour are the
   node's price divided by Pods per node (the plan's price data, with its date and source).
@@ -33,6 +36,18 @@ class GroupReport:
 
 
 @dataclass
+class StockoutReport:
+    group: str
+    fallback: str
+    stocked_out_seconds: float
+    fallback_launched: int
+    fallback_node_seconds: float
+    usd_fallback: float | None
+    usd_at_spot: float | None
+    usd_extra: float | None
+
+
+@dataclass
 class Report:
     """A run's report; `to_json` follows `spotray._report_schema.SCHEMA` (docs/report.md)."""
 
@@ -54,6 +69,7 @@ class Report:
     time_scale: float = 1.0
     resource_scale: float = 1.0
     interrupted: bool = False
+    stockouts: list[StockoutReport] = field(default_factory=list)
 
     @property
     def goodput(self) -> float | None:
@@ -91,12 +107,7 @@ def group_reports(
     for g in groups:
         mine = [i for i in instances if i["group"] == g["name"] and i["kind"] == "worker"]
         notices = sorted(i["noticed_at"] for i in mine if within(i["noticed_at"]))
-        seconds = 0.0
-        for i in mine:
-            if i["running_at"] is None:
-                continue
-            stop = i["terminated_at"] if i["terminated_at"] is not None else end
-            seconds += max(0.0, min(stop, end) - max(i["running_at"], begin))
+        seconds = sum(_node_seconds(i, begin, end) for i in mine)
         own = g["usd_per_pod_hour_spot"] if g["spot"] else g["usd_per_pod_hour_on_demand"]
         on_demand = g["usd_per_pod_hour_on_demand"]
         out.append(
@@ -113,6 +124,74 @@ def group_reports(
                 node_seconds=round(seconds, 3),
                 usd_as_run=None if own is None else round(seconds / 3600 * own, 6),
                 usd_on_demand=None if on_demand is None else round(seconds / 3600 * on_demand, 6),
+            )
+        )
+    return out
+
+
+def _node_seconds(inst: dict, begin: float, end: float) -> float:
+    if inst["running_at"] is None:
+        return 0.0
+    stop = inst["terminated_at"] if inst["terminated_at"] is not None else end
+    return max(0.0, min(stop, end) - max(inst["running_at"], begin))
+
+
+def stockout_windows(events: list[dict], group: str, begin: float, end: float) -> list[tuple]:
+    """The group's stockouts as merged (start, end) windows of the cloud's clock, clipped to
+    [begin, end]."""
+    raw = sorted(
+        (e["t"], e["t"] + e["seconds"])
+        for e in events
+        if e.get("event") == "stockout" and e.get("group") == group
+    )
+    merged: list[list[float]] = []
+    for start, stop in raw:
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], stop)
+        else:
+            merged.append([start, stop])
+    return [(max(a, begin), min(b, end)) for a, b in merged if min(b, end) > max(a, begin)]
+
+
+def stockout_reports(
+    events: list[dict],
+    instances: list[dict],
+    groups: list[dict],
+    routes: list[tuple[str, str]],
+    begin: float,
+    end: float,
+) -> list[StockoutReport]:
+    """For each (Spot group, fallback group) route whose Spot group was stocked out within the
+    run: the fallback's Pods launched meanwhile, what they ran and cost, and what the same time
+    would have cost on Spot."""
+    by_name = {g["name"]: g for g in groups}
+    out = []
+    for spot, fallback in routes:
+        windows = stockout_windows(events, spot, begin, end)
+        if not windows:
+            continue
+        launched = [
+            i
+            for i in instances
+            if i["group"] == fallback
+            and i["kind"] == "worker"
+            and any(a <= i["created"] <= b for a, b in windows)
+        ]
+        seconds = sum(_node_seconds(i, begin, end) for i in launched)
+        od = by_name[fallback]["usd_per_pod_hour_on_demand"]
+        sp = by_name[spot]["usd_per_pod_hour_spot"]
+        usd = None if od is None else round(seconds / 3600 * od, 6)
+        at_spot = None if sp is None else round(seconds / 3600 * sp, 6)
+        out.append(
+            StockoutReport(
+                group=spot,
+                fallback=fallback,
+                stocked_out_seconds=round(sum(b - a for a, b in windows), 3),
+                fallback_launched=len(launched),
+                fallback_node_seconds=round(seconds, 3),
+                usd_fallback=usd,
+                usd_at_spot=at_spot,
+                usd_extra=None if usd is None or at_spot is None else round(usd - at_spot, 6),
             )
         )
     return out
