@@ -56,6 +56,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/preemption_detect.py
 	$(BIN)/python bench/vs_commit.py HEAD~1
 	$(BIN)/python bench/goodput.py
+	$(BIN)/python bench/fallback.py
 
 docs: $(STAMP)
 	$(BIN)/python tools/gen_docs.py
