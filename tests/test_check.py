@@ -226,6 +226,10 @@ def kuberay_samples():
 @pytest.mark.parametrize("sample", kuberay_samples(), ids=lambda p: p.name)
 def test_kuberay_samples_check_without_crash_or_parity_error(sample):
     docs = read_paths([str(sample)])
+    if sample.name in GATED_SAMPLES:  # an Alpha feature's sample: valid with its gate on
+        from spotray._check._kuberay import parse_gates
+
+        docs.gates = parse_gates(f"{GATED_SAMPLES[sample.name]}=true")
     findings = run_checks(docs)
     parity = [f for f in findings if f.code.startswith("SR1")]
     assert not [f for f in parity if f.severity >= Severity.WARNING], parity
@@ -483,7 +487,32 @@ ALONE_VERDICTS = {
     "realworld/cave-pcg-pools-foreach.tf": ["SR606"],
     # nodeSelector value 8 (Kubernetes wants strings), and a head that selects Spot
     "realworld/kes-verl-raycluster-autopilot-spot.yaml": ["SR100", "SR202"],
+    # KubeRay's samples of Alpha features: valid only with their feature gate, off by default
+    # in 1.7, and the error names it (issue 12); with the gate on they are clean (below)
+    "kuberay-samples/ray-cluster.embedded-gcs-ft.yaml": ["SR117"],
+    "kuberay-samples/ray-cluster.historyserver.yaml": ["SR120"],
+    "kuberay-samples/ray-cluster.mtls.yaml": ["SR119"],
+    "kuberay-samples/ray-cluster.network-policy-deny-all.yaml": ["SR118"],
 }
+GATED_SAMPLES = {
+    "ray-cluster.embedded-gcs-ft.yaml": "GCSFaultToleranceEmbeddedStorage",
+    "ray-cluster.historyserver.yaml": "RayClusterHistoryServer",
+    "ray-cluster.mtls.yaml": "RayClusterMTLS",
+    "ray-cluster.network-policy-deny-all.yaml": "RayClusterNetworkPolicy",
+}
+
+
+def test_kuberays_gated_samples_name_their_gate_and_pass_with_it_on():
+    from spotray._check._kuberay import parse_gates
+
+    for name, gate in GATED_SAMPLES.items():
+        path = shared("kuberay-samples", name)
+        off = [f for f in run_checks(read_paths([str(path)]), select=["SR1"])]
+        assert [f.severity for f in off] == [Severity.ERROR] and gate in off[0].message, name
+        docs = read_paths([str(path)])
+        docs.gates = parse_gates(f"{gate}=true")
+        on = run_checks(docs, select=["SR1"])
+        assert [f for f in on if f.severity == Severity.ERROR] == [], (name, on)
 
 
 def test_every_public_file_alone_gives_the_verdict_we_defend():

@@ -157,7 +157,62 @@ def render_rules_doc() -> str:
         if code_block:
             out.append("```")
         out += ["", f"**Fix:** {rule.fix}"]
+        if rule.kuberay:
+            out += ["", "**KubeRay 1.7 checks it restates:**", ""]
+            out += [f"- {item}" for item in rule.kuberay]
+    out += _kuberay_section(RULES)
     return "\n".join(out).replace("\n\n\n", "\n\n").rstrip() + "\n"
+
+
+def _kuberay_section(rules) -> list[str]:
+    """Every KubeRay 1.7 check and the rule that covers it; the feature gates; the deliberate
+    differences from KubeRay's own tests."""
+    from spotray._check._kuberay import DIFFERENCES, INSTALL_DIFFERENCES, KUBERAY_GATES
+
+    out = [
+        "",
+        "## KubeRay 1.7 checks and the rules that cover them",
+        "",
+        "Every check of KubeRay v1.7.0's `ray-operator/controllers/ray/utils/validation.go` "
+        "for RayClusters, RayJobs and RayServices (their status checks aside: a manifest has "
+        "no status), of its optional webhooks, and of the CRDs, with the spotray rule that "
+        "restates it. `tests/test_kuberay_parity.py` holds each rule to KubeRay's own test "
+        "cases (238 of them, transcribed in `tests/kuberay_parity/`). RayCronJob (an Alpha "
+        "kind) is not checked.",
+        "",
+        "| KubeRay check | rule |",
+        "| --- | --- |",
+    ]
+    for code, rule in sorted(rules.items()):
+        for item in rule.kuberay:
+            out.append(f"| {item} | [{code}](#{code.lower()}-{rule.name}) |")
+    out += [
+        "",
+        "### Feature gates",
+        "",
+        "`spotray check --kuberay-feature-gates NAME=true,...` states the operator's gates; "
+        "the rest keep KubeRay 1.7's defaults (`ray-operator/pkg/features/features.go`). A "
+        "field that needs a gate that is off is an SR1xx error naming the gate.",
+        "",
+        "| gate | stage | default |",
+        "| --- | --- | --- |",
+    ]
+    for name, (default, stage) in KUBERAY_GATES.items():
+        out.append(f"| {name} | {stage} | {'on' if default else 'off'} |")
+    out += [
+        "",
+        "### Deliberate differences from KubeRay's tests",
+        "",
+        "Cases of KubeRay's tests where spotray's verdict differs on purpose (by case: "
+        "`<Go test>/<case>`):",
+        "",
+    ]
+    for case, why in DIFFERENCES.items():
+        out.append(f"- `{case}`: {why}")
+    out += ["", "And from what a default install does with a case's manifest:", ""]
+    for case, why in INSTALL_DIFFERENCES.items():
+        out.append(f"- `{case}`: {why}")
+    return out
 
 
 def _schema_type(schema: dict) -> str:

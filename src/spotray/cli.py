@@ -260,6 +260,14 @@ def check(
             "Spot selection (no node pools to give).",
         ),
     ] = False,
+    kuberay_feature_gates: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--kuberay-feature-gates",
+            help="The KubeRay operator's feature gates, NAME=true|false,... (default: "
+            "KubeRay 1.7's defaults; docs/rules.md lists them).",
+        ),
+    ] = None,
 ) -> None:
     """Lint RayCluster manifests and GKE node pools (generated or hand-written) before applying."""
     from ._check._cli import run
@@ -275,6 +283,7 @@ def check(
         output_format=output_format.value,
         fail_on=fail_on.value,
         autopilot=autopilot,
+        gates=kuberay_feature_gates,
     )
     if code:
         raise typer.Exit(code)

@@ -26,9 +26,12 @@ def run_checks(
     return sorted(findings, key=Finding.sort_key)
 
 
-def check_spec(spec, *, select=None, ignore=None) -> list[Finding]:
-    """Render a spec in memory and check the rendered documents, like hand-written ones."""
+def check_spec(spec, *, select=None, ignore=None, gates=None) -> list[Finding]:
+    """Render a spec in memory and check the rendered documents, like hand-written ones
+    (`gates`: the KubeRay operator's feature gates, default 1.7's)."""
     _, docs = spec_documents(spec)
+    if gates is not None:
+        docs.gates = gates
     return run_checks(docs, select=select, ignore=ignore)
 
 

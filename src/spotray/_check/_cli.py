@@ -25,13 +25,16 @@ def run(
     output_format: str = "text",
     fail_on: str = "error",
     autopilot: bool = False,
+    gates: list[str] | None = None,
 ) -> int:
     """Check the files (or what a spec renders), print the findings; the exit code: 0 clean,
     1 findings at or above `fail_on`, 2 bad input (one `error: ...` line per problem)."""
     from .._errors import SpecError, SpotrayError
 
     try:
-        findings = _findings(paths, spec, pools, var_files, variables, select, ignore, autopilot)
+        findings = _findings(
+            paths, spec, pools, var_files, variables, select, ignore, autopilot, gates
+        )
     except SpecError as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
@@ -56,17 +59,21 @@ def run(
     return 1 if any(f.severity >= threshold for f in findings) else 0
 
 
-def _findings(paths, spec, pools, var_files, variables, select, ignore, autopilot):
+def _findings(paths, spec, pools, var_files, variables, select, ignore, autopilot, gates):
     from .._errors import InputError
     from . import check_spec, parse_pool_flag, read_paths, run_checks
+    from ._kuberay import parse_gates
+
+    operator_gates = parse_gates(gates)
 
     if spec is None and not paths:
         raise InputError("give files to check, or --spec SPEC")
     if spec is not None:
         from .._spec import load_spec
 
-        return check_spec(load_spec(spec), select=select, ignore=ignore)
+        return check_spec(load_spec(spec), select=select, ignore=ignore, gates=operator_gates)
     docs = read_paths(paths, var_files=var_files or [], variables=variables or [])
+    docs.gates = operator_gates
     for value in pools or []:
         docs.pools.append(parse_pool_flag(value))
         docs.pools_given = True
@@ -81,7 +88,14 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="spotray check", add_help=False)
     p.add_argument("paths", nargs="*")
     p.add_argument("--spec")
-    for flag in ("--pool", "--var-file", "--var", "--select", "--ignore"):
+    for flag in (
+        "--pool",
+        "--var-file",
+        "--var",
+        "--select",
+        "--ignore",
+        "--kuberay-feature-gates",
+    ):
         p.add_argument(flag, action="append")
     p.add_argument("--output-format", choices=FORMATS, default="text")
     p.add_argument("--fail-on", choices=LEVELS, default="error")
@@ -106,4 +120,5 @@ def main(argv: list[str]) -> int:
         output_format=args.output_format,
         fail_on=args.fail_on,
         autopilot=args.autopilot,
+        gates=args.kuberay_feature_gates,
     )

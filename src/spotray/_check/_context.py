@@ -178,12 +178,16 @@ def autoscaling_enabled(spec: dict) -> bool:
     return spec.get("enableInTreeAutoscaling") is True
 
 
-def autoscaler_v2(spec: dict) -> bool:
-    """KubeRay's test: `autoscalerOptions.version: v2`, or the head's RAY_enable_autoscaler_v2."""
+def autoscaler_v2_option(spec: dict) -> bool:
+    """`autoscalerOptions.version: v2` (KubeRay's IsAutoscalingV2Enabled)."""
     options = spec.get("autoscalerOptions")
-    if isinstance(options, dict) and options.get("version") == "v2":
-        return True
-    return str(head_env(spec).get(V2_ENV, "")).lower() in ("1", "true")
+    return isinstance(options, dict) and options.get("version") == "v2"
+
+
+def autoscaler_v2(spec: dict) -> bool:
+    """Autoscaler v2 by either switch: `autoscalerOptions.version: v2`, or the head's
+    RAY_enable_autoscaler_v2 set to exactly `1` or `true` (KubeRay compares exactly)."""
+    return autoscaler_v2_option(spec) or head_env(spec).get(V2_ENV) in ("1", "true")
 
 
 def annotations_of(cluster: ClusterDoc) -> dict:

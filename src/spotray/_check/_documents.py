@@ -20,6 +20,7 @@ from .._plan import (
 )
 from .._plan._model import TPU_RESOURCE, gke_node_labels, gke_tpu_labels
 from .._yaml import Document, Path, load_documents
+from ._kuberay import default_gates
 from ._scheduling import UNKNOWN_LABEL, NodeTaint
 
 GPU = "nvidia.com/gpu"
@@ -195,6 +196,29 @@ class Unread:
 
 
 @dataclass
+class RayObject:
+    """A RayCluster, RayJob or RayService document, with or without a cluster spec in it."""
+
+    doc: Document
+    kind: str
+    name: str
+
+    @property
+    def data(self) -> dict:
+        return self.doc.data if isinstance(self.doc.data, dict) else {}
+
+    @property
+    def spec(self) -> dict:
+        spec = self.data.get("spec")
+        return spec if isinstance(spec, dict) else {}
+
+    @property
+    def metadata(self) -> dict:
+        meta = self.data.get("metadata")
+        return meta if isinstance(meta, dict) else {}
+
+
+@dataclass
 class Documents:
     """Everything one `spotray check` run reads."""
 
@@ -206,6 +230,9 @@ class Documents:
     without_ray: list[str] = field(default_factory=list)  # manifests with no Ray kind in them
     network_policies: list[Document] = field(default_factory=list)  # networking.k8s.io/v1
     service_accounts: list[Document] = field(default_factory=list)  # v1 ServiceAccount
+    ray_objects: list[RayObject] = field(default_factory=list)  # every RayCluster/Job/Service
+    # the KubeRay operator's feature gates (`--kuberay-feature-gates`; 1.7's defaults)
+    gates: dict[str, bool] = field(default_factory=default_gates)
 
 
 def read_yaml(text: str, file: str, docs: Documents) -> None:
@@ -227,6 +254,7 @@ def read_yaml(text: str, file: str, docs: Documents) -> None:
                 if isinstance(data.get("metadata"), dict)
                 else ""
             )
+            docs.ray_objects.append(RayObject(doc=doc, kind=kind, name=str(name)))
             holder = data.get("spec")
             if kind != "RayCluster" and not (isinstance(holder, dict) and prefix[-1] in holder):
                 continue  # a RayJob that selects an existing cluster

@@ -23,6 +23,8 @@ class Rule:
     name: ClassVar[str]  # kebab-case, e.g. "head-on-spot"
     severity: ClassVar[Severity]
     fix: ClassVar[str]  # one line: what to change
+    # the KubeRay 1.7 checks the rule restates, as "where in KubeRay: what" (SR1xx; docs/rules.md)
+    kuberay: ClassVar[tuple[str, ...]] = ()
 
     def check(self, ctx) -> Iterator[Finding]:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -262,6 +262,11 @@ class Cloud:
         with self._lock:
             self.model.event("kill", inst, processes=len(leftover), preempted=preempted)
         proc.wait()
+        # SIGKILL is delivered asynchronously: a busy machine can take a moment to end a
+        # process. The VM is gone only when its processes are (seen once on 2 loaded cores).
+        deadline = time.monotonic() + KILL_WAIT_SECONDS
+        while any(running(p) for p in leftover) and time.monotonic() < deadline:
+            time.sleep(0.02)
         with self._lock:
             self.model.stopped(inst)
 
@@ -284,6 +289,9 @@ class Cloud:
         for inst in self.alive("head"):
             inst.reason = "down"
             self._stop(inst, grace)
+
+
+KILL_WAIT_SECONDS = 5.0  # how long `_kill` waits for SIGKILLed processes to be gone
 
 
 def _tree(pid: int) -> set[int]:

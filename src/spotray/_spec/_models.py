@@ -550,7 +550,8 @@ class NetworkPolicy(_Model):
         "plain",
         description="`plain`: a `networking.k8s.io/v1` NetworkPolicy in raycluster.yaml; "
         "`kuberay`: KubeRay's own `spec.networkPolicy` (needs the operator's alpha "
-        "`RayClusterNetworkPolicy` feature gate, off by default); `none`: no policy.",
+        "`RayClusterNetworkPolicy` feature gate, off by default: `spotray check "
+        "--kuberay-feature-gates RayClusterNetworkPolicy=true`); `none`: no policy.",
     )
     clients: list[NetworkClient] = Field(
         default_factory=list,

@@ -4,7 +4,9 @@ SR7xx security."""
 
 from . import (  # noqa: F401 - importing registers the rules
     sr0_inputs,
+    sr1_features,
     sr1_kuberay,
+    sr1_objects,
     sr2_scheduling,
     sr3_fit,
     sr4_capacity,

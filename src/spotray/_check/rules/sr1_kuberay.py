@@ -15,6 +15,7 @@ from .._context import (
     annotations_of,
     as_int,
     autoscaler_v2,
+    autoscaler_v2_option,
     autoscaling_enabled,
     env_of,
     gcs_ft_enabled,
@@ -24,6 +25,7 @@ from .._context import (
     ray_container,
 )
 from .._finding import Severity
+from .._kuberay import gate_note
 from .._registry import Rule, register
 from .._schema import raycluster_schema, validate
 
@@ -31,6 +33,7 @@ RAY_START_RESOURCES = ("num-cpus", "num-gpus", "memory", "resources")
 NAME_LIMITS = {"RayCluster": 53, "RayJob": 47, "RayService": 47}  # KubeRay's Max*NameLength
 PRIORITY_MIN_RAY = (2, 56)
 AUTH_MIN_RAY = TOKEN_AUTH_MIN_RAY
+DELETION_GATE = "RayJobDeletionPolicy"
 
 
 def _field(path) -> str:
@@ -72,6 +75,10 @@ class CrdSchema(Rule):
     name = "crd-schema"
     severity = Severity.ERROR
     fix = "Correct the field as the CRD defines it (see `kubectl explain raycluster.spec`)."
+    kuberay = (
+        "CRD ray.io_rayclusters.yaml: the structural schema (types, required, enums, patterns) of spec, also inside a RayJob or RayService",
+        "CRD ray.io_rayservices.yaml: spec.rayClusterConfig is required",
+    )
 
     def check(self, ctx):
         spec_schema = raycluster_schema()["properties"]["spec"]
@@ -85,6 +92,14 @@ class CrdSchema(Rule):
                     v.path,
                     f"{cluster.kind} {cluster.name!r}: {_field(v.path)}: {v.message}",
                     severity=Severity.WARNING if v.unknown_field else None,
+                )
+        # the RayService CRD (v1.7.0 ray.io_rayservices.yaml) requires its cluster spec
+        for obj in ctx.docs.ray_objects:
+            if obj.kind == "RayService" and not isinstance(obj.spec.get("rayClusterConfig"), dict):
+                yield self.finding(
+                    obj.doc,
+                    ("spec",),
+                    f"RayService {obj.name!r}: spec.rayClusterConfig is required",
                 )
 
 
@@ -112,11 +127,16 @@ class ClusterName(Rule):
     name = "cluster-name"
     severity = Severity.ERROR
     fix = "Use a name of lowercase letters, digits and '-', starting with a letter, short enough."
+    kuberay = (
+        "validation.go ValidateRayClusterMetadata: name at most 53 characters, a DNS-1035 label",
+        "validation.go ValidateRayJobMetadata: name at most 47 characters, a DNS-1035 label",
+        "validation.go ValidateRayServiceMetadata: name at most 47 characters, a DNS-1035 label",
+        "webhooks/v1 validateRayCluster/RayJob/RayService: the same metadata checks",
+    )
 
     def check(self, ctx):
-        for cluster in ctx.clusters:
-            meta = cluster.doc.data.get("metadata")
-            name = meta.get("name") if isinstance(meta, dict) else None
+        for cluster in ctx.docs.ray_objects:  # a RayJob that selects a cluster too
+            name = cluster.metadata.get("name")
             if not isinstance(name, str) or not name:
                 continue  # generateName or a template: nothing to check
             limit = NAME_LIMITS[cluster.kind]
@@ -135,16 +155,18 @@ class ClusterName(Rule):
 
 @register
 class GroupNames(Rule):
-    """A worker group name is repeated or is not a DNS-1123 label.
+    """A worker group name is repeated or is not a DNS-1123 label (KubeRay accepts both).
 
     What it does
-        Checks that every `workerGroupSpecs[].groupName` is a DNS-1123 label (lowercase letters,
-        digits and '-', at most 63 characters) and appears once per cluster.
+        Warns when a `workerGroupSpecs[].groupName` appears twice in a cluster, or is not a
+        DNS-1123 label (lowercase letters, digits and '-', at most 63 characters).
 
     Why is this bad?
-        KubeRay keys Pods, scaling and the autoscaler's node types by group name: two groups
-        with one name scale as one and their Pods are confused; an invalid name cannot be used
-        as the label value KubeRay puts on the Pods.
+        A default KubeRay 1.7 install accepts both: only its optional webhook refuses repeated
+        names, and it lowercases names into Pod names (its code says upper-case names work).
+        But KubeRay keys scaling and the autoscaler's node types by group name, so two groups
+        with one name scale as one; and a name that is not a DNS-1123 label cannot be used with
+        a `networkPolicy` (SR118), whose object names embed it.
 
     Example
         workerGroupSpecs: [{groupName: cpu, ...}, {groupName: cpu, ...}]
@@ -155,8 +177,11 @@ class GroupNames(Rule):
 
     code = "SR102"
     name = "group-names"
-    severity = Severity.ERROR
+    severity = Severity.WARNING
     fix = "Give each worker group its own DNS-1123 name."
+    kuberay = (
+        "webhooks/v1 raycluster_webhook.go validateWorkerGroups: worker group names unique (webhook only: a warning)",
+    )
 
     def check(self, ctx):
         for cluster in ctx.clusters:
@@ -168,14 +193,18 @@ class GroupNames(Rule):
                 where = group.at("groupName")
                 if name in seen:
                     yield self.finding(
-                        cluster.doc, where, f"{group.label}: groupName is used by another group"
+                        cluster.doc,
+                        where,
+                        f"{group.label}: groupName is used by another group (KubeRay's "
+                        "optional webhook refuses it; the two groups would scale as one)",
                     )
                 elif len(name) > 63 or not DNS1123_LABEL.match(name):
                     yield self.finding(
                         cluster.doc,
                         where,
                         f"{group.label}: groupName is not a DNS-1123 label (lowercase "
-                        "letters, digits, '-', at most 63 characters)",
+                        "letters, digits, '-', at most 63 characters); KubeRay accepts it, "
+                        "but not with a networkPolicy",
                     )
                 seen.add(name)
 
@@ -202,6 +231,10 @@ class NoContainer(Rule):
     name = "no-container"
     severity = Severity.ERROR
     fix = "Add the Ray container (image rayproject/ray:<rayVersion>) to the Pod template."
+    kuberay = (
+        "validation.go ValidateRayClusterSpec: headGroupSpec has at least one container",
+        "validation.go ValidateRayClusterSpec: each workerGroupSpec has at least one container",
+    )
 
     def check(self, ctx):
         for group in groups(ctx):
@@ -220,7 +253,8 @@ class ReplicaBounds(Rule):
     """minReplicas, maxReplicas and replicas are out of order.
 
     What it does
-        Errors when `minReplicas` is negative or greater than `maxReplicas`; warns when
+        Errors when `minReplicas` or `maxReplicas` is negative or `minReplicas` is greater
+        than `maxReplicas`; warns when
         `replicas` lies outside `[minReplicas, maxReplicas]` (KubeRay clamps it).
 
     Why is this bad?
@@ -239,6 +273,11 @@ class ReplicaBounds(Rule):
     name = "replica-bounds"
     severity = Severity.ERROR
     fix = "Keep 0 <= minReplicas <= replicas <= maxReplicas."
+    kuberay = (
+        "validation.go ValidateRayClusterSpec: minReplicas not negative",
+        "validation.go ValidateRayClusterSpec: maxReplicas not negative",
+        "validation.go ValidateRayClusterSpec: minReplicas not greater than maxReplicas",
+    )
 
     def check(self, ctx):
         for group in groups(ctx, workers=True):
@@ -248,6 +287,10 @@ class ReplicaBounds(Rule):
             if lo_ok and lo < 0:
                 yield self.finding(
                     doc, group.at("minReplicas"), f"{group.label}: minReplicas {lo} is negative"
+                )
+            if hi_ok and hi < 0:
+                yield self.finding(
+                    doc, group.at("maxReplicas"), f"{group.label}: maxReplicas {hi} is negative"
                 )
             if lo_ok and hi_ok and lo > hi:
                 yield self.finding(
@@ -292,6 +335,9 @@ class FixedSizeBounds(Rule):
     name = "fixed-size-bounds"
     severity = Severity.INFO
     fix = "Set minReplicas and maxReplicas (equal to replicas for a fixed-size group)."
+    kuberay = (
+        "validation.go ValidateRayClusterSpec: minReplicas and maxReplicas set when autoscaling is off (the CRD defaults them first: info)",
+    )
 
     def check(self, ctx):
         for group in groups(ctx, workers=True):
@@ -329,6 +375,9 @@ class ResourcesConflict(Rule):
     name = "resources-conflict"
     severity = Severity.ERROR
     fix = "Keep the group's Ray resources in one place: `resources` (preferred) or rayStartParams."
+    kuberay = (
+        "validation.go validateRayGroupResources: resources not in both rayStartParams and `resources`",
+    )
 
     def check(self, ctx):
         for group in groups(ctx):
@@ -369,6 +418,10 @@ class RayLabels(Rule):
     name = "ray-labels"
     severity = Severity.ERROR
     fix = "Move Ray node labels to the group's `labels` map, with valid label keys and values."
+    kuberay = (
+        "validation.go validateRayGroupLabels: no rayStartParams.labels",
+        "validation.go validateRayGroupLabels: label keys and values valid",
+    )
 
     def check(self, ctx):
         for group in groups(ctx):
@@ -415,6 +468,10 @@ class IdleTimeout(Rule):
     name = "idle-timeout"
     severity = Severity.ERROR
     fix = "Use autoscaler v2 (autoscalerOptions.version: v2), or set autoscalerOptions.idleTimeoutSeconds."
+    kuberay = (
+        "validation.go validateWorkerGroupIdleTimeout: not negative",
+        "validation.go validateWorkerGroupIdleTimeout: needs autoscaler v2 (version or head env exactly 1/true)",
+    )
 
     def check(self, ctx):
         for group in groups(ctx, workers=True):
@@ -439,8 +496,9 @@ class GroupPriority(Rule):
     """A non-zero worker group priority without Ray 2.56+ and autoscaler v2.
 
     What it does
-        Errors when `workerGroupSpecs[].priority` is non-zero while `rayVersion` is older than
-        2.56 or the cluster does not run autoscaler v2.
+        Errors when `workerGroupSpecs[].priority` is non-zero while `rayVersion` is missing or
+        older than 2.56, or neither `autoscalerOptions.version: v2` nor the head's
+        `RAY_enable_autoscaler_v2` (`1` or `true`) asks for autoscaler v2.
 
     Why is this bad?
         Only autoscaler v2 of Ray 2.56 and later orders node types by priority; elsewhere the
@@ -460,6 +518,10 @@ class GroupPriority(Rule):
     name = "group-priority"
     severity = Severity.ERROR
     fix = "Use rayVersion >= 2.56 with autoscalerOptions.version: v2, or drop `priority`."
+    kuberay = (
+        "validation.go validateWorkerGroupPriority: rayVersion set, parseable, >= 2.56.0",
+        "validation.go validateWorkerGroupPriority: needs autoscaler v2 (version or head env exactly 1/true)",
+    )
 
     def check(self, ctx):
         for group in groups(ctx, workers=True):
@@ -471,7 +533,7 @@ class GroupPriority(Rule):
             missing = []
             if version is None or version[:2] < PRIORITY_MIN_RAY:
                 missing.append(f"rayVersion >= 2.56 (is {spec.get('rayVersion')!r})")
-            if not (autoscaling_enabled(spec) and autoscaler_v2(spec)):
+            if not autoscaler_v2(spec):
                 missing.append("autoscaler v2")
             if missing:
                 yield self.finding(
@@ -507,6 +569,10 @@ class AutoscalerV2Switch(Rule):
     name = "autoscaler-v2-switch"
     severity = Severity.ERROR
     fix = "Remove RAY_enable_autoscaler_v2 from the head; use autoscalerOptions.version: v2."
+    kuberay = (
+        "validation.go ValidateRayClusterSpec: head RAY_enable_autoscaler_v2 1/true needs enableInTreeAutoscaling",
+        "validation.go ValidateRayClusterSpec: not both autoscalerOptions.version and head RAY_enable_autoscaler_v2",
+    )
 
     def check(self, ctx):
         for cluster in ctx.clusters:
@@ -517,7 +583,7 @@ class AutoscalerV2Switch(Rule):
             where = cluster.at("headGroupSpec", "template", "spec", "containers", 0, "env")
             options = spec.get("autoscalerOptions")
             if not autoscaling_enabled(spec):
-                if str(env[V2_ENV]).lower() in ("1", "true"):
+                if env[V2_ENV] in ("1", "true"):  # KubeRay compares exactly
                     yield self.finding(
                         cluster.doc,
                         where,
@@ -538,14 +604,16 @@ class SuspendedGroup(Rule):
     """A suspended worker group that KubeRay will not accept.
 
     What it does
-        Errors on `workerGroupSpecs[].suspend: true` when the in-tree autoscaler is enabled;
-        warns otherwise, since it then needs KubeRay's RayJobDeletionPolicy feature gate (off
-        by default).
+        Errors on `workerGroupSpecs[].suspend: true` when the in-tree autoscaler is enabled,
+        and when KubeRay's RayJobDeletionPolicy feature gate is off (it is on by default in
+        1.7, a Beta gate).
 
     Why is this bad?
-        KubeRay refuses the cluster; suspending a group is reserved for RayJob deletion rules.
+        KubeRay refuses the cluster: the autoscaler would scale a suspended group back up, and
+        suspending a group belongs to the RayJob deletion policies the gate turns on.
 
     Example
+        enableInTreeAutoscaling: true
         workerGroupSpecs: [{groupName: w, suspend: true, ...}]
 
     Use instead
@@ -555,9 +623,14 @@ class SuspendedGroup(Rule):
     code = "SR111"
     name = "suspended-group"
     severity = Severity.ERROR
-    fix = "Scale the group to 0 instead of suspending it."
+    fix = "Scale the group to 0 instead, or turn autoscaling off (and the gate on)."
+    kuberay = (
+        "validation.go ValidateRayClusterSpec: no suspended group with autoscaling",
+        "validation.go ValidateRayClusterSpec: a suspended group needs the RayJobDeletionPolicy gate",
+    )
 
     def check(self, ctx):
+        gate_on = ctx.docs.gates.get(DELETION_GATE, False)
         for group in groups(ctx, workers=True):
             if group.spec.get("suspend") is not True:
                 continue
@@ -567,12 +640,11 @@ class SuspendedGroup(Rule):
                     group.at("suspend"),
                     f"{group.label}: a group cannot be suspended with autoscaling enabled",
                 )
-            else:
+            if not gate_on:
                 yield self.finding(
                     group.cluster.doc,
                     group.at("suspend"),
-                    f"{group.label}: suspend needs KubeRay's RayJobDeletionPolicy feature gate",
-                    severity=Severity.WARNING,
+                    f"{group.label}: suspend needs {gate_note(DELETION_GATE)}",
                 )
 
 
@@ -581,8 +653,9 @@ class RestartPolicyV2(Rule):
     """A Pod restartPolicy other than Never under autoscaler v2.
 
     What it does
-        Errors when autoscaling is on with autoscaler v2 and the head or a worker template sets
-        `restartPolicy` to anything but `Never`.
+        Errors when autoscaling is on with `autoscalerOptions.version: v2` and the head or a
+        worker template sets `restartPolicy` to anything but `Never` (KubeRay does not apply
+        this check when v2 is switched on by the head's env var).
 
     Why is this bad?
         Autoscaler v2 tracks each Ray node by its Pod: a container restarted in place comes
@@ -600,11 +673,15 @@ class RestartPolicyV2(Rule):
     name = "restart-policy-v2"
     severity = Severity.ERROR
     fix = "Set restartPolicy: Never (or leave it unset) on the head and worker templates."
+    kuberay = (
+        "validation.go ValidateRayClusterSpec: head and worker restartPolicy Never or unset with autoscalerOptions.version v2",
+    )
 
     def check(self, ctx):
         for group in groups(ctx):
             spec = group.cluster.spec
-            if not (autoscaling_enabled(spec) and autoscaler_v2(spec)):
+            # KubeRay reads only autoscalerOptions.version here, not the head's env switch
+            if not (autoscaling_enabled(spec) and autoscaler_v2_option(spec)):
                 continue
             policy = pod_spec(group.spec).get("restartPolicy")
             if policy not in (None, "", "Never"):
@@ -638,6 +715,10 @@ class AutoscalerOptions(Rule):
     name = "autoscaler-options"
     severity = Severity.ERROR
     fix = "Use a non-negative idleTimeoutSeconds; remove KUBERAY_GEN_AUTOSCALER_START_CMD."
+    kuberay = (
+        "validation.go ValidateRayClusterSpec: autoscalerOptions.idleTimeoutSeconds not negative",
+        "validation.go ValidateRayClusterSpec: no KUBERAY_GEN_AUTOSCALER_START_CMD in autoscalerOptions.env",
+    )
 
     def check(self, ctx):
         for cluster in ctx.clusters:
@@ -689,6 +770,12 @@ class GcsFaultTolerance(Rule):
     name = "gcs-fault-tolerance"
     severity = Severity.ERROR
     fix = "Configure GCS fault tolerance only through spec.gcsFaultToleranceOptions."
+    kuberay = (
+        "validation.go ValidateRayClusterSpec: not both ray.io/ft-enabled and gcsFaultToleranceOptions",
+        "validation.go ValidateRayClusterSpec: no head RAY_REDIS_ADDRESS without GCS fault tolerance",
+        "validation.go ValidateRayClusterSpec: with gcsFaultToleranceOptions, no redis-password rayStartParam, REDIS_PASSWORD or RAY_REDIS_ADDRESS env, ray.io/external-storage-namespace annotation",
+        "validation.go ValidateRayClusterSpec: no redis-username rayStartParam or REDIS_USERNAME env",
+    )
 
     def check(self, ctx):
         for cluster in ctx.clusters:
@@ -764,6 +851,9 @@ class TokenAuthVersion(Rule):
     name = "token-auth-version"
     severity = Severity.ERROR
     fix = "Set rayVersion to 2.52.0 or later (and the image to match)."
+    kuberay = (
+        "validation.go ValidateRayClusterSpec: authOptions.mode token needs rayVersion set, parseable, >= 2.52.0",
+    )
 
     def check(self, ctx):
         for cluster in ctx.clusters:

@@ -1,0 +1,149 @@
+"""KubeRay 1.7 parity, case by case, against KubeRay's own tests.
+
+`tests/kuberay_parity/` holds our transcription of KubeRay v1.7.0's validation table tests
+(`ray-operator/controllers/ray/utils/validation_test.go`) and webhook tests
+(`ray-operator/pkg/webhooks/v1/*_webhook_test.go`): one YAML document per Go test case, named
+`<GoTestFunction>/<case name>`, with the manifest the case builds, the function it calls, the
+feature gates it sets, KubeRay's verdict (`expect_error`), and what a default 1.7 install does
+with that manifest (`default_install`: the CRD schema with its defaults, then validation.go
+under the default gates, the webhook off).
+
+Two verdicts are compared for every case:
+- **KubeRay's test**: SR1xx errors from the rules that restate the function the case calls,
+  under the gates the case sets (SR100, the CRD schema, is not what those functions check);
+- **the default install**: every SR1xx error (SR100 included) under the default gates.
+
+`DIFFERENCES` lists the cases where spotray deliberately differs, each with its reason (also in
+docs/rules.md); any other disagreement fails. A case listed there that agrees also fails, so
+the list only shrinks as spotray closes a gap.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from spotray._check import RULES, Documents, Severity, read_yaml, run_checks
+from spotray._check._kuberay import DIFFERENCES, INSTALL_DIFFERENCES, default_gates
+
+CASES = Path(__file__).resolve().parent / "kuberay_parity"
+
+SR1_ERRORS = {code for code, rule in RULES.items() if code.startswith("SR1")}
+# the rules that restate each KubeRay function a case calls; None: every SR1xx rule but these
+METADATA = {"SR101"}
+NOT_SPEC = {"SR100", "SR101", "SR121", "SR125"}  # CRD schema, metadata, upgradeStrategy
+CALLS: dict[str, set[str]] = {
+    "ValidateRayClusterMetadata": METADATA,
+    "ValidateRayJobMetadata": METADATA,
+    "ValidateRayServiceMetadata": {"SR101", "SR125"},
+    "ValidateRayClusterUpgradeOptions": {"SR121"},
+    "ValidateClusterUpgradeOptions": {"SR124"},
+    "validateNetworkPolicy": {"SR118"},
+    "validateTLSOptions": {"SR119"},
+    "ValidateRayClusterSpec": SR1_ERRORS - NOT_SPEC,
+    "ValidateRayJobSpec": SR1_ERRORS - NOT_SPEC,
+    "ValidateRayServiceSpec": SR1_ERRORS - NOT_SPEC,
+    # the optional webhook: metadata, and (RayCluster) unique worker group names, a warning
+    # in spotray since a default install does not check it (SR102)
+    "webhook validateRayCluster": {"SR101", "SR102"},
+    "webhook validateRayJob": METADATA,
+    "webhook validateRayService": METADATA,
+}
+# functions called below the gate that guards them: evaluated with that gate on
+GATED = {
+    "validateNetworkPolicy": {"RayClusterNetworkPolicy": True},
+    "validateTLSOptions": {"RayClusterMTLS": True},
+}
+
+
+def load_cases() -> list[dict]:
+    out = []
+    for path in sorted(CASES.glob("*.yaml")):
+        for case in yaml.safe_load_all(path.read_text()):
+            case["file"] = path.name
+            out.append(case)
+    return out
+
+
+ALL = load_cases()
+
+
+def findings(case: dict, gates: dict[str, bool]) -> list:
+    docs = Documents()
+    read_yaml(yaml.safe_dump(case["manifest"], sort_keys=False), "case.yaml", docs)
+    docs.gates = gates
+    return run_checks(docs)
+
+
+def test_the_transcription_is_whole():
+    ids = [c["id"] for c in ALL]
+    assert len(ids) == len(set(ids)), "case ids are unique"
+    assert len(ALL) >= 230  # 238 cases of 31 Go test functions (RayCronJob's left out)
+    for case in ALL:
+        assert case["calls"] in CALLS, case["id"]
+        assert case["default_install"] in ("accept", "reject"), case["id"]
+        assert set(case["gates"]) <= set(default_gates()), case["id"]
+
+
+def _go_verdict(case: dict) -> tuple[bool, list[str]]:
+    gates = {**default_gates(), **GATED.get(case["calls"], {}), **case["gates"]}
+    codes = CALLS[case["calls"]]
+    webhook = case["calls"].startswith("webhook")
+    found = [
+        f
+        for f in findings(case, gates)
+        if f.code in codes and (f.severity == Severity.ERROR or webhook)
+    ]
+    return bool(found), [f"{f.code}: {f.message}" for f in found]
+
+
+def _install_verdict(case: dict) -> tuple[bool, list[str]]:
+    found = [
+        f
+        for f in findings(case, default_gates())
+        if f.code in SR1_ERRORS and f.severity == Severity.ERROR
+    ]
+    return bool(found), [f"{f.code}: {f.message}" for f in found]
+
+
+@pytest.mark.parametrize("case", ALL, ids=[c["id"] for c in ALL])
+def test_agrees_with_kuberays_test(case):
+    verdict, found = _go_verdict(case)
+    agrees = verdict == case["expect_error"]
+    if case["id"] in DIFFERENCES:
+        assert not agrees, f"now agrees: drop it from DIFFERENCES ({DIFFERENCES[case['id']]})"
+        return
+    assert agrees, (case["expect_error"], case["message"], found)
+    if case["expect_error"]:
+        # and for KubeRay's reason: the rule that restates the check its message names
+        assert any(f.startswith(case["rule"] + ":") for f in found), (case["message"], found)
+
+
+@pytest.mark.parametrize("case", ALL, ids=[c["id"] for c in ALL])
+def test_agrees_with_a_default_install(case):
+    verdict, found = _install_verdict(case)
+    agrees = verdict == (case["default_install"] == "reject")
+    if case["id"] in INSTALL_DIFFERENCES:
+        assert not agrees, f"now agrees: drop it ({INSTALL_DIFFERENCES[case['id']]})"
+    else:
+        assert agrees, (case["default_install"], case["default_install_why"], found)
+
+
+def test_the_operators_gates_are_an_input_of_check(capsys):
+    from spotray._check._cli import main
+
+    from .conftest import shared
+
+    sample = str(shared("kuberay-samples", "ray-cluster.mtls.yaml"))
+    assert main([sample, "--select", "SR1"]) == 1
+    assert "RayClusterMTLS feature gate (Alpha, off by default)" in capsys.readouterr().out
+    assert main([sample, "--select", "SR1", "--kuberay-feature-gates", "RayClusterMTLS=true"]) == 0
+    for bad, says in (
+        ("RayClusterMTLS=yes", "expected NAME=true or NAME=false"),
+        ("RayClusterTLS=true", "KubeRay 1.7 has no feature gate 'RayClusterTLS'"),
+    ):
+        capsys.readouterr()
+        assert main([sample, "--kuberay-feature-gates", bad]) == 2
+        assert says in capsys.readouterr().err
