@@ -14,7 +14,7 @@ CHECKOV_VERSION := 3.3.30
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[local,test]"
+	$(BIN)/python -m pip install --quiet -e ".[local,plot,test]"
 	touch $(STAMP)
 
 $(CHECKOV_STAMP):
@@ -57,6 +57,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/vs_commit.py HEAD~1
 	$(BIN)/python bench/goodput.py
 	$(BIN)/python bench/fallback.py
+	$(BIN)/python bench/sim.py
 
 docs: $(STAMP)
 	$(BIN)/python tools/gen_docs.py

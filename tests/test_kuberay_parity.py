@@ -147,3 +147,163 @@ def test_the_operators_gates_are_an_input_of_check(capsys):
         capsys.readouterr()
         assert main([sample, "--kuberay-feature-gates", bad]) == 2
         assert says in capsys.readouterr().err
+
+
+# Cases written from reading KubeRay v1.7.0's code (not in its tests), each with the line that
+# decides it: (id, manifest, gates, the SR1xx error codes KubeRay's verdict implies).
+def _cluster(**spec) -> dict:
+    head = {
+        "rayStartParams": {},
+        "template": {
+            "spec": {"containers": [{"name": "ray-head", "image": "rayproject/ray:2.60.0"}]}
+        },
+    }
+    return {"rayVersion": "2.60.0", "headGroupSpec": head, **spec}
+
+
+def _worker(name: str = "w", **extra) -> dict:
+    return {
+        "groupName": name,
+        "minReplicas": 0,
+        "maxReplicas": 2,
+        "template": {
+            "spec": {"containers": [{"name": "ray-worker", "image": "rayproject/ray:2.60.0"}]}
+        },
+        **extra,
+    }
+
+
+def _doc(kind: str, spec: dict, **meta) -> dict:
+    return {
+        "apiVersion": "ray.io/v1",
+        "kind": kind,
+        "metadata": {"name": "x", **meta},
+        "spec": spec,
+    }
+
+
+READING = [
+    # rayjob_controller.go copies rayClusterSpec into a RayCluster labelled as the RayJob's;
+    # ValidateRayClusterUpgradeOptions (validation.go:50-53) then refuses its upgradeStrategy
+    (
+        "upgradeStrategy inside a RayJob",
+        _doc("RayJob", {"rayClusterSpec": _cluster(upgradeStrategy={"type": "Recreate"})}),
+        {},
+        {"SR121"},
+    ),
+    # util.go EnvVarByName returns the first entry: "false" here, so autoscaling off is fine
+    (
+        "the first of a repeated RAY_enable_autoscaler_v2 decides",
+        _doc(
+            "RayCluster",
+            _cluster(
+                headGroupSpec={
+                    "rayStartParams": {},
+                    "template": {
+                        "spec": {
+                            "containers": [
+                                {
+                                    "name": "ray-head",
+                                    "image": "rayproject/ray:2.60.0",
+                                    "env": [
+                                        {"name": "RAY_enable_autoscaler_v2", "value": "false"},
+                                        {"name": "RAY_enable_autoscaler_v2", "value": "true"},
+                                    ],
+                                }
+                            ]
+                        }
+                    },
+                }
+            ),
+        ),
+        {},
+        set(),
+    ),
+    # a null rayClusterSpec is pruned: the RayJob selects a cluster (validation.go:564)
+    (
+        "a null rayClusterSpec with a clusterSelector",
+        _doc("RayJob", {"rayClusterSpec": None, "clusterSelector": {"ray.io/cluster": "c"}}),
+        {},
+        set(),
+    ),
+    # validation.go:352: StorageClassName != nil, even empty
+    (
+        "claimName with an empty storageClassName",
+        _doc(
+            "RayCluster",
+            _cluster(
+                gcsFaultToleranceOptions={
+                    "backend": "rocksdb",
+                    "storage": {"claimName": "c", "storageClassName": ""},
+                }
+            ),
+        ),
+        {"GCSFaultToleranceEmbeddedStorage": True},
+        {"SR117"},
+    ),
+    # ParseGeneric allows leading spaces, and refuses zero-prefixed components
+    (
+        "a rayVersion with a leading space",
+        _doc(
+            "RayCluster",
+            _cluster(
+                rayVersion=" 2.56.0",
+                autoscalerOptions={"version": "v2"},
+                enableInTreeAutoscaling=True,
+                workerGroupSpecs=[_worker(priority=1)],
+            ),
+        ),
+        {},
+        set(),
+    ),
+    (
+        "a zero-prefixed rayVersion",
+        _doc(
+            "RayCluster",
+            _cluster(
+                rayVersion="02.60.0",
+                autoscalerOptions={"version": "v2"},
+                enableInTreeAutoscaling=True,
+                workerGroupSpecs=[_worker(priority=1)],
+            ),
+        ),
+        {},
+        {"SR109"},
+    ),
+    # Go's regexp $ does not match before a trailing newline (IsDNS1123Label)
+    (
+        "a group name ending in a newline, with a networkPolicy",
+        _doc("RayCluster", _cluster(networkPolicy={}, workerGroupSpecs=[_worker("w\n")])),
+        {"RayClusterNetworkPolicy": True},
+        {"SR118"},
+    ),
+    # a template that is not a map must not crash the rocksdb or history-server checks
+    (
+        "a head template that is not a map, with rocksdb",
+        _doc(
+            "RayCluster",
+            {
+                "headGroupSpec": {"template": "x"},
+                "gcsFaultToleranceOptions": {"backend": "rocksdb"},
+            },
+        ),
+        {"GCSFaultToleranceEmbeddedStorage": True},
+        None,  # whatever it says, it says it without a crash
+    ),
+    # ValidateRayCronJobSpec validates jobTemplate as a RayJob spec (validation.go:994-998)
+    (
+        "a RayCronJob whose jobTemplate sets neither a cluster nor a selector",
+        _doc("RayCronJob", {"schedule": "0 * * * *", "jobTemplate": {"entrypoint": "python x.py"}}),
+        {"RayCronJob": True},
+        {"SR122"},
+    ),
+]
+
+
+@pytest.mark.parametrize("case", READING, ids=[c[0] for c in READING])
+def test_cases_from_reading_kuberays_code(case):
+    _, manifest, gates, expected = case
+    found = findings({"manifest": manifest}, {**default_gates(), **gates})
+    codes = {f.code for f in found if f.code.startswith("SR1") and f.severity == Severity.ERROR}
+    if expected is not None:
+        assert codes - {"SR100"} == expected, [str(f) for f in found]

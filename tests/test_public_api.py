@@ -16,9 +16,13 @@ def test_all_is_pinned():
         "Spec",
         "SpecError",
         "SpotrayError",
+        "advise",
+        "cost",
+        "in_region",
         "load_spec",
         "plan",
         "render",
+        "simulate",
     ]
 
 

@@ -162,3 +162,21 @@ def test_output_is_created_once_on_a_file_system_without_hard_links(tmp_path, mo
     assert tasks.commit_output({"n": 1}) == {"n": 1}
     assert tasks.commit_output({"n": 2}) == {"n": 1}  # still the first result, whole
     assert tasks.output() == (True, {"n": 1})
+
+
+def test_an_attempt_that_committed_and_died_is_recorded_done_by_the_next(tmp_path):
+    # seen once in 100 preemptions (tests/test_many_preemptions.py): the output committed, the
+    # node killed before the ledger said "done"; the retry returns the output and must say it
+    from spotray._resume._task import _run_attempt
+
+    url = str(tmp_path / "ckpt")
+    tasks = TaskCheckpoints(open_store(url), "job:died")
+    tasks.write_ledger([{"attempt": 0, "status": "running"}])
+    tasks.commit_output(42)
+
+    def never(ckpt):  # the retry must not run the task again
+        raise AssertionError("ran again")
+
+    assert _run_attempt(never, url, "job:died", 3, (), {}) == 42
+    assert [e["status"] for e in tasks.ledger()] == ["done"]
+    assert tasks.ledger()[0]["died_after_commit"] is True

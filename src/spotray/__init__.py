@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from ._errors import InputError, OutputError, Problem, SpecError, SpotrayError
 
 if TYPE_CHECKING:
-    from ._api import plan, render
+    from ._api import advise, cost, in_region, plan, render, simulate
     from ._plan import NodePool, Plan, RayGroup
     from ._render import Rendered
     from ._spec import Spec, load_spec
@@ -23,8 +23,12 @@ __version__ = "0.1.0"
 
 # Imported on first use, so that `spotray check` (which needs no spec models) starts fast.
 _LAZY = {
+    "advise": "._api",
+    "cost": "._api",
+    "in_region": "._api",
     "plan": "._api",
     "render": "._api",
+    "simulate": "._api",
     "NodePool": "._plan",
     "Plan": "._plan",
     "RayGroup": "._plan",
@@ -53,7 +57,11 @@ __all__ = [
     "Spec",
     "SpecError",
     "SpotrayError",
+    "advise",
+    "cost",
+    "in_region",
     "load_spec",
     "plan",
     "render",
+    "simulate",
 ]

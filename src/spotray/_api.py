@@ -34,3 +34,59 @@ def render(spec_or_plan: Spec | Plan, *, source: str | None = None) -> Rendered:
         source = source or (doc.file if doc is not None else "spec")
         spec_or_plan = resolve_plan(spec_or_plan)
     return _render_plan(spec_or_plan, source=source or "spec")
+
+
+def in_region(spec: Spec, region: str) -> Spec:
+    """The spec with its cluster in another region (that region's zones and prices)."""
+    gcp = spec.gcp.model_copy(update={"region": region, "zones": None})
+    moved = spec.model_copy(update={"gcp": gcp})
+    moved._source = spec._source
+    return moved
+
+
+def cost(spec_or_plan: Spec | Plan):
+    """What the cluster costs per hour, per pool and in total, at min and max scale, Spot
+    against the same machines on-demand, and per useful vCPU-hour and GiB-hour
+    (`spotray._cost.ClusterCost`)."""
+    from ._cost import cluster_cost
+
+    if isinstance(spec_or_plan, Spec):
+        spec_or_plan = resolve_plan(spec_or_plan)
+    return cluster_cost(spec_or_plan)
+
+
+def advise(spec: Spec, *, fill: bool = False, top: int = 5):
+    """For each worker group, the machine types ranked by USD per useful vCPU-hour at the
+    group's market (`spotray._advise.GroupAdvice`); `fill` prices each machine with the
+    group's Pods grown to fill its nodes."""
+    from ._advise import advise as _advise
+
+    return _advise(spec, resolve_plan(spec), fill=fill, top=top)
+
+
+def simulate(
+    spec: Spec,
+    workload: str,
+    *,
+    runs: int = 1,
+    strategies: tuple[str, ...] = ("as-planned",),
+    seed: int = 0,
+    fallback_minutes: float = 10.0,
+):
+    """Simulate the spec's cluster running the workload file `workload` (docs/simulate.md):
+    per strategy, a `Summary` (p50/p95/p99 of makespan and cost, preemptions, redone work,
+    goodput) and every run's `Result`."""
+    from ._sim._runs import monte_carlo
+    from ._sim._workload import load_workload
+
+    resolved = resolve_plan(spec)
+    spot = {g.name for g in resolved.workers if g.pool.spot}
+    wl = load_workload(workload, spot, {g.name for g in resolved.workers})
+    return monte_carlo(
+        resolved,
+        wl,
+        strategies=list(strategies),
+        runs=runs,
+        seed=seed,
+        fallback_minutes=fallback_minutes,
+    )

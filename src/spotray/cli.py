@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from . import _signals
+from . import _bounds, _signals
 from ._errors import InputError, SpecError, SpotrayError
 from ._plan import format_usd
 
@@ -195,6 +195,345 @@ def explain(spec: SpecArg) -> None:
         f"'for Ray' = allocatable less system DaemonSets. Prices: {plan.region}, USD per hour, "
         f"from {src['name']} generated {src['generated']} ({src['url']})."
     )
+
+
+class CostFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+@app.command()
+def cost(
+    spec: SpecArg,
+    region: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--region", help="Also price the cluster in this region (repeatable), to compare."
+        ),
+    ] = None,
+    output_format: Annotated[
+        CostFormat, typer.Option("--output-format", help="text or json.")
+    ] = CostFormat.text,
+) -> None:
+    """What the cluster costs per hour: per pool and in total at min and max scale, Spot against
+    the same machines on-demand, and per useful vCPU-hour and GiB-hour (docs/cost.md)."""
+    import json
+
+    from . import _api
+    from ._spec import load_spec
+
+    with _errors():
+        loaded = load_spec(spec)
+        specs = [loaded] + [
+            _api.in_region(loaded, r) for r in region or [] if r != loaded.gcp.region
+        ]
+        reports = [_api.cost(s) for s in specs]
+    if output_format is CostFormat.json:
+        data = [r.to_json() for r in reports]
+        out.print_json(json.dumps(data[0] if len(data) == 1 else data))
+        return
+    for report in reports:
+        out.print(_cost_table(report))
+    if len(reports) > 1:
+        out.print(_region_table(reports))
+    src = reports[0].price_source
+    out.print(
+        "'useful' = what the Ray Pods on a node request (after allocatable, DaemonSets and "
+        f"packing). Prices: USD per hour, list prices from {src['name']} generated "
+        f"{src['generated']} ({src['url']})."
+    )
+
+
+def _cost_table(report) -> Table:
+    table = Table(title=f"{report.cluster} in {report.region}", title_justify="left")
+    for column in (
+        "group",
+        "machine",
+        "market",
+        "pods/node",
+        "nodes",
+        "$/node-h",
+        "on-demand",
+        "discount",
+        "$/vCPU-h",
+        "$/GiB-h",
+    ):
+        table.add_column(
+            column, justify="left" if column in ("group", "machine", "market") else "right"
+        )
+    for g in report.groups:
+        table.add_row(
+            g.group,
+            g.machine,
+            "spot" if g.spot else "on-demand",
+            str(g.pods_per_node),
+            f"{g.min_nodes}-{g.max_nodes}",
+            format_usd(g.usd_per_node_hour),
+            format_usd(g.usd_per_node_hour_on_demand),
+            "n/a" if g.discount is None else f"{g.discount:.0%}",
+            format_usd(g.usd_per_useful_vcpu_hour),
+            format_usd(g.usd_per_useful_gib_hour),
+        )
+    for scale in ("min", "max"):
+        saving = report.saving(scale)
+        table.add_row(
+            f"cluster at {scale}",
+            "",
+            "as planned",
+            "",
+            "",
+            format_usd(report.total(scale)),
+            format_usd(report.total(scale, "on-demand")),
+            "n/a" if saving is None else f"{saving:.0%}",
+            "",
+            "",
+        )
+    return table
+
+
+def _region_table(reports) -> Table:
+    table = Table(title="regions compared (cluster at max scale)", title_justify="left")
+    for column in ("region", "$/h as planned", "$/h on-demand", "saving"):
+        table.add_column(column, justify="left" if column == "region" else "right")
+    for r in sorted(reports, key=lambda r: (r.total("max") is None, r.total("max") or 0)):
+        saving = r.saving("max")
+        table.add_row(
+            r.region,
+            format_usd(r.total("max")),
+            format_usd(r.total("max", "on-demand")),
+            "n/a" if saving is None else f"{saving:.0%}",
+        )
+    return table
+
+
+@app.command()
+def advise(
+    spec: SpecArg,
+    fill: Annotated[
+        bool,
+        typer.Option(
+            "--fill", help="Price each machine with the group's Pods grown to fill its nodes."
+        ),
+    ] = False,
+    top: Annotated[int, typer.Option("--top", help="Machine types shown per group.")] = 5,
+    apply: Annotated[
+        Path | None,
+        typer.Option(
+            "--apply",
+            help="Write a copy of the spec with each group's best machine type to this file.",
+        ),
+    ] = None,
+    output_format: Annotated[
+        CostFormat, typer.Option("--output-format", help="text or json.")
+    ] = CostFormat.text,
+) -> None:
+    """Rank machine types for each worker group by USD per useful vCPU-hour, with the saving
+    against the current choice and why (packing, discount, overhead)."""
+    import json
+
+    from . import _api
+    from ._advise import applied
+    from ._io import read_input, write_text
+    from ._spec import load_spec
+
+    with _errors():
+        top = _bounds.count("--top", top, low=1, high=100)
+        loaded = load_spec(spec)
+        advice = _api.advise(loaded, fill=fill, top=top)
+        if apply is not None:
+            if apply.resolve() == Path(spec).resolve():
+                raise InputError("--apply writes a copy: give another file than the spec")
+            text = applied(loaded, read_input(spec, what="spec file"), advice)
+            load_spec(apply, text=text)  # the copy must be a valid spec before it is written
+            write_text(apply, text)
+    if output_format is CostFormat.json:
+        out.print_json(json.dumps([_advice_json(a) for a in advice]))
+    else:
+        for item in advice:
+            out.print(_advice_table(item))
+    if apply is not None:
+        err.print(f"wrote {apply}")
+
+
+def _candidate_json(item, c) -> dict:
+    return {
+        "machine": c.machine,
+        "pod": {"cpu": c.cpu, "memory": c.memory},
+        "pods_per_node": c.cost.pods_per_node,
+        "usd_per_node_hour": c.cost.usd_per_node_hour,
+        "usd_per_useful_vcpu_hour": c.cost.usd_per_useful_vcpu_hour,
+        "usd_per_useful_gib_hour": c.cost.usd_per_useful_gib_hour,
+        "discount": c.cost.discount,
+        "used": round(c.used, 4),
+        "overhead": round(c.overhead, 4),
+        "saving": c.saving,
+        "reason": item.reason(c),
+    }
+
+
+def _advice_json(item) -> dict:
+    return {
+        "group": item.group,
+        "market": item.market,
+        "current": _candidate_json(item, item.current),
+        "ranked": [_candidate_json(item, c) for c in item.ranked],
+    }
+
+
+def _advice_table(item) -> Table:
+    now = item.current
+    table = Table(
+        title=f"{item.group} ({item.market}): now {now.machine}, "
+        f"{format_usd(now.cost.usd_per_useful_vcpu_hour)}/useful vCPU-h",
+        title_justify="left",
+    )
+    for column in ("machine", "Pod", "pods/node", "$/node-h", "$/vCPU-h", "saving", "why"):
+        table.add_column(column, justify="left" if column in ("machine", "Pod", "why") else "right")
+    for c in item.ranked:
+        table.add_row(
+            c.machine,
+            f"{c.cpu} / {c.memory}",
+            str(c.cost.pods_per_node),
+            format_usd(c.cost.usd_per_node_hour),
+            format_usd(c.cost.usd_per_useful_vcpu_hour),
+            "n/a" if c.saving is None else f"{c.saving:.0%}",
+            item.reason(c),
+        )
+    if not item.ranked:
+        table.add_row("(none cheaper that fits the Pod)", "", "", "", "", "", "")
+    return table
+
+
+@app.command()
+def simulate(
+    spec: SpecArg,
+    workload: Annotated[
+        Path, typer.Option("--workload", help="The workload (YAML): tasks, preemptions, stockouts.")
+    ],
+    runs: Annotated[int, typer.Option("--runs", help="Monte Carlo runs per strategy.")] = 1,
+    seed: Annotated[int, typer.Option("--seed", help="Run i uses seed + i.")] = 0,
+    strategy: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--strategy",
+            help="as-planned, all-on-demand, all-spot, spot-fallback, resumable, restart "
+            "(repeatable; default as-planned).",
+        ),
+    ] = None,
+    fallback_minutes: Annotated[
+        float, typer.Option("--fallback-minutes", help="spot-fallback's stockout wait.")
+    ] = 10.0,
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="Write PNG plots to this directory.")
+    ] = None,
+    output_format: Annotated[
+        CostFormat, typer.Option("--output-format", help="text or json.")
+    ] = CostFormat.text,
+) -> None:
+    """Simulate the spec's cluster running a batch workload under Spot preemptions: makespan,
+    VM-hours, cost, preemptions, redone work, goodput; percentiles over --runs (docs/simulate.md)."""
+    import json
+
+    from . import _api
+    from ._sim._runs import STRATEGIES, monte_carlo
+    from ._sim._runs import simulate as run_one
+    from ._sim._workload import load_workload
+    from ._spec import load_spec
+
+    with _errors():
+        runs = _bounds.count("--runs", runs, low=1, high=100_000)
+        fallback_minutes = _bounds.finite(
+            "--fallback-minutes", fallback_minutes, low=0, high=10_000
+        )
+        names = strategy or ["as-planned"]
+        for name in names:
+            if name not in STRATEGIES:
+                raise InputError(f"--strategy {name!r}: one of {', '.join(STRATEGIES)}")
+        plan = _api.plan(load_spec(spec))
+        spot = {g.name for g in plan.workers if g.pool.spot}
+        wl = load_workload(str(workload), spot, {g.name for g in plan.workers})
+        if plot is not None:
+            from ._sim import _plot
+
+            _plot._pyplot()  # fail before the runs if matplotlib is missing
+        with _progress(len(names) * runs, "simulating") as advance:
+            summaries, results = monte_carlo(
+                plan,
+                wl,
+                strategies=names,
+                runs=runs,
+                seed=seed,
+                fallback_minutes=fallback_minutes,
+                progress=advance,
+            )
+        written = []
+        if plot is not None:
+            from ._sim import _plot
+
+            plot.mkdir(parents=True, exist_ok=True)
+            tracked = run_one(
+                plan,
+                wl,
+                strategy_name=names[0],
+                seed=seed,
+                track=True,
+                fallback_minutes=fallback_minutes,
+            )
+            written.append(_plot.vms_over_time(tracked, plot / "vms-per-pool.png"))
+            written.append(_plot.cost_vs_makespan(results, plot / "cost-vs-makespan.png"))
+    if output_format is CostFormat.json:
+        out.print_json(
+            json.dumps({"runs": runs, "seed": seed, "strategies": [s.to_json() for s in summaries]})
+        )
+    else:
+        out.print(_sim_table(summaries, runs))
+    for path in written:
+        err.print(f"wrote {path}")
+
+
+@contextlib.contextmanager
+def _progress(total: int, what: str):
+    """A progress bar on stderr for `total` steps; yields the function that advances it."""
+    from rich.progress import Progress
+
+    if total <= 1:
+        yield lambda: None
+        return
+    with Progress(console=err, transient=True) as bar:
+        task = bar.add_task(what, total=total)
+        yield lambda: bar.advance(task)
+
+
+def _sim_table(summaries, runs: int) -> Table:
+    title = f"{runs} run(s) per strategy" + (" (p50 / p95 / p99)" if runs > 1 else "")
+    table = Table(title=title, title_justify="left")
+    for column in (
+        "strategy",
+        "makespan h",
+        "cost $",
+        "on-demand $",
+        "preemptions",
+        "redone h",
+        "goodput",
+    ):
+        table.add_column(column, justify="left" if column == "strategy" else "right")
+
+    def three(values: dict, scale: float = 1.0, fmt: str = ".2f") -> str:
+        if runs == 1:
+            return format(values["p50"] / scale, fmt)
+        return " / ".join(format(values[k] / scale, fmt) for k in ("p50", "p95", "p99"))
+
+    for s in summaries:
+        table.add_row(
+            s.strategy + (f" ({s.unfinished} unfinished)" if s.unfinished else ""),
+            three(s.makespan, 3600),
+            three(s.usd),
+            f"{s.usd_on_demand_mean:.2f}",
+            f"{s.preemptions_mean:.1f}",
+            f"{s.redone_hours_mean:.2f}",
+            "n/a" if s.goodput_mean is None else f"{s.goodput_mean:.1%}",
+        )
+    return table
 
 
 class OutputFormat(StrEnum):

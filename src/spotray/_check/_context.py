@@ -169,9 +169,16 @@ def env_of(container: dict | None) -> dict[str, object]:
 
 
 def head_env(spec: dict) -> dict[str, object]:
+    """The head's Ray container env as KubeRay reads it (EnvVarByName: the first entry of a
+    repeated name)."""
     head = spec.get("headGroupSpec")
     found = ray_container(head) if isinstance(head, dict) else None
-    return env_of(found[1]) if found else {}
+    env = found[1].get("env") if found else None
+    out: dict[str, object] = {}
+    for item in env if isinstance(env, list) else []:
+        if isinstance(item, dict) and "name" in item:
+            out.setdefault(str(item["name"]), item.get("value"))
+    return out
 
 
 def autoscaling_enabled(spec: dict) -> bool:

@@ -30,6 +30,7 @@ RAY_KINDS = {
     "RayCluster": ("spec",),
     "RayJob": ("spec", "rayClusterSpec"),
     "RayService": ("spec", "rayClusterConfig"),
+    "RayCronJob": ("spec", "jobTemplate", "rayClusterSpec"),
 }
 
 
@@ -255,9 +256,13 @@ def read_yaml(text: str, file: str, docs: Documents) -> None:
                 else ""
             )
             docs.ray_objects.append(RayObject(doc=doc, kind=kind, name=str(name)))
-            holder = data.get("spec")
-            if kind != "RayCluster" and not (isinstance(holder, dict) and prefix[-1] in holder):
-                continue  # a RayJob that selects an existing cluster
+            holder = data
+            for part in prefix[:-1]:
+                holder = holder.get(part) if isinstance(holder, dict) else None
+            if kind != "RayCluster" and not (
+                isinstance(holder, dict) and holder.get(prefix[-1]) is not None
+            ):
+                continue  # a RayJob that selects an existing cluster (a null is pruned)
             docs.clusters.append(ClusterDoc(doc=doc, kind=kind, name=str(name), prefix=prefix))
         elif kind == "NetworkPolicy" and str(data.get("apiVersion", "")).startswith(
             "networking.k8s.io/"

@@ -65,10 +65,6 @@ _NO_BOUNDS = (
     "a real cluster the CRD defaults them (0 and 2147483647) before KubeRay sees it, so KubeRay "
     "never refuses this; spotray checks what the API server stores (SR105 notes it, as info)."
 )
-_ELIDED_HEAD = (
-    "`headGroupSpec: {}` is read as a head left out of an excerpt (the seed article's style): "
-    "SR202 reports the head as unplaced, not an SR1xx error."
-)
 DIFFERENCES: dict[str, str] = {
     "TestValidateRayClusterSpec_WorkerGroupReplicaValidation/minReplicas are nil when "
     "autoscaling disabled": _NO_BOUNDS,
@@ -76,14 +72,6 @@ DIFFERENCES: dict[str, str] = {
     "autoscaling disabled": _NO_BOUNDS,
     "TestValidateRayClusterSpec_WorkerGroupReplicaValidation/minReplicas and maxReplicas both "
     "are nil when autoscaling disabled": _NO_BOUNDS,
-    "TestValidateRayJobSpecWithFeatureGate/headGroupSpec should have at least one container": (
-        _ELIDED_HEAD
-    ),
-    "TestValidateRayServiceSpec/headGroupSpec should have at least one container": _ELIDED_HEAD,
 }
 # ... and from what a default 1.7 install does with the case's manifest
-INSTALL_DIFFERENCES: dict[str, str] = {
-    "TestValidateRayJobSpecWithFeatureGate/headGroupSpec should have at least one container": (
-        _ELIDED_HEAD
-    ),
-}
+INSTALL_DIFFERENCES: dict[str, str] = {}

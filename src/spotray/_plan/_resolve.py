@@ -391,6 +391,21 @@ def _group(
     )
 
 
+def resolve_group(spec: Spec, index: int, group: WorkerGroup) -> RayGroup | None:
+    """Worker group `index` of `spec` as `group` would be (another machine type, another
+    Pod), placed on its pool: None where it could not be (the Pod fits no node, the machine
+    cannot take the GPUs, no price). For `spotray advise`, which asks this of every machine."""
+    problems = _Problems(spec)
+    zones = _zones(spec, problems)
+    if problems.items:
+        return None
+    try:
+        resolved = _group(spec, group, path=("workers", index), zones=zones, problems=problems)
+    except (KeyError, ValueError):
+        return None
+    return None if problems.items else resolved
+
+
 def resolve_plan(spec: Spec) -> Plan:
     """Resolve a spec into a plan.
 

@@ -125,8 +125,13 @@ def _run_attempt(fn, store_url, task_key, max_retries, args, kwargs):
 
     tasks = TaskCheckpoints(open_store(store_url), task_key)
     done, value = tasks.output()
-    if done:
-        return value  # an earlier attempt finished it
+    if done:  # an earlier attempt finished it
+        ledger = tasks.ledger()
+        if ledger and not any(e.get("status") == "done" for e in ledger):
+            # it committed the output and died before it could say so: it was the last one
+            ledger[-1].update(status="done", died_after_commit=True)
+            tasks.write_ledger(ledger)
+        return value
     ledger = tasks.ledger()
     for entry in ledger:
         if entry.get("status") == "running":  # it died, and no notice came: a crash
@@ -154,7 +159,11 @@ def _run_attempt(fn, store_url, task_key, max_retries, args, kwargs):
     ckpt = Checkpoint(tasks, entry["attempt"])
 
     def noticed(notice: Notice) -> None:
-        record(status="preempted", notice_at=notice.at, notice_source=notice.source)
+        with lock:  # a notice that comes as the attempt ends must not undo its "done"
+            if entry["status"] != "running":
+                return
+            entry.update(status="preempted", notice_at=notice.at, notice_source=notice.source)
+            tasks.write_ledger(ledger)
         ckpt._noticed(notice)
         record(saved_after_notice=round(time.time() - notice.at, 3), saves=ckpt.saves)
 

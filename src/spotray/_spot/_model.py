@@ -72,6 +72,10 @@ class SpotModel:
     instances: dict[str, Instance] = field(default_factory=dict)
     vms: dict[str, list[str]] = field(default_factory=dict)  # VM -> its Pods, in order
     preempted_vms: set[str] = field(default_factory=set)  # noticed or frozen
+    # group -> its VMs in launch order, while any of their Pods lives (an index over `vms`:
+    # placement and preemption look only at a group's live VMs, so a week-long simulation
+    # with many thousands of VMs stays linear)
+    group_vms: dict[str, list[str]] = field(default_factory=dict)
     exited: set[str] = field(default_factory=set)  # Pods whose processes are gone
     stockouts: dict[str, float] = field(default_factory=dict)  # group -> until (clock)
     preempted_groups: set[str] = field(default_factory=set)
@@ -138,18 +142,16 @@ class SpotModel:
         """The VM a new Pod lands on: the first of its group with room (`pods_per_node`) that
         is up and not being preempted, else a new one (GKE's cluster autoscaler adds a node)."""
         room = max(1, spec.pods_per_node)
-        for vm, pods in self.vms.items():
+        mine = self.group_vms.setdefault(inst.group, [])
+        for vm in mine:
+            pods = self.vms[vm]
             live = [p for p in pods if p not in self.exited]
-            if (
-                self.instances[pods[0]].group == inst.group
-                and live
-                and len(live) < room
-                and vm not in self.preempted_vms
-            ):
+            if live and len(live) < room and vm not in self.preempted_vms:
                 pods.append(inst.id)
                 return vm
         vm = f"{inst.group}-vm-{next(self._ids):04d}"
         self.vms[vm] = [inst.id]
+        mine.append(vm)
         return vm
 
     def add_head(self, tags: dict[str, str]) -> Instance:
@@ -187,7 +189,11 @@ class SpotModel:
             self.event("exited", inst, code=code)
         self.exited.add(inst.id)
         pods = self.vms.get(inst.vm or "", [])
-        return bool(inst.vm) and all(p in self.exited for p in pods)
+        gone = bool(inst.vm) and all(p in self.exited for p in pods)
+        mine = self.group_vms.get(inst.group)
+        if gone and mine and inst.vm in mine:
+            mine.remove(inst.vm)
+        return gone
 
     def stopped(self, inst: Instance) -> None:
         """The end of a stop (the window's end, or the process gone): terminated."""
@@ -224,12 +230,9 @@ class SpotModel:
     def running_vms(self, group: str) -> list[str]:
         """The group's VMs with a running Pod and no notice, oldest first."""
         out = []
-        for vm, pods in self.vms.items():
-            insts = [self.instances[p] for p in pods]
-            if (
-                insts[0].group == group
-                and vm not in self.preempted_vms
-                and any(i.state == "running" for i in insts)
+        for vm in self.group_vms.get(group, ()):
+            if vm not in self.preempted_vms and any(
+                self.instances[p].state == "running" for p in self.vms[vm]
             ):
                 out.append(vm)
         return out
@@ -271,23 +274,33 @@ class SpotModel:
         chosen = self.choose_vms(group, count=count, share=share, slot=slot, rng=rng)
         noticed, to_stop = [], []
         for vm in chosen:
-            self.preempted_vms.add(vm)
-            self.preempted_groups.add(group)
-            for pod in self.vms[vm]:
-                inst = self.instances[pod]
-                if inst.state == "provisioning":  # never gets to start
-                    inst.state, inst.reason = "terminated", "preempted"
-                    inst.noticed_at = inst.terminated_at = self.now()
-                    self.event("notice", inst)
-                elif inst.state == "running":
-                    inst.noticed_at = self.now()
-                    inst.state, inst.reason = "stopping", "preempted"  # no one else stops it
-                    self.event("notice", inst)
-                    to_stop.append(inst)
-                else:
-                    continue
-                noticed.append(pod)
+            pods, stopping = self.preempt_vm(vm)
+            noticed += pods
+            to_stop += stopping
         return chosen, noticed, to_stop
+
+    def preempt_vm(self, vm: str) -> tuple[list[str], list[Instance]]:
+        """Preempt one VM: every Pod on it gets the notice (a Pod still provisioning never
+        starts). Returns the Pods noticed and the running ones whose shutdown timeline the
+        driver must play."""
+        noticed, to_stop = [], []
+        self.preempted_vms.add(vm)
+        for pod in self.vms[vm]:
+            inst = self.instances[pod]
+            self.preempted_groups.add(inst.group)
+            if inst.state == "provisioning":  # never gets to start
+                inst.state, inst.reason = "terminated", "preempted"
+                inst.noticed_at = inst.terminated_at = self.now()
+                self.event("notice", inst)
+            elif inst.state == "running":
+                inst.noticed_at = self.now()
+                inst.state, inst.reason = "stopping", "preempted"  # no one else stops it
+                self.event("notice", inst)
+                to_stop.append(inst)
+            else:
+                continue
+            noticed.append(pod)
+        return noticed, to_stop
 
     def freeze(
         self, group: str, count: int = 1, rng: random.Random | None = None

@@ -9,8 +9,8 @@ words; tests/kuberay_parity/ holds KubeRay's own test cases for each.
 from __future__ import annotations
 
 from ..._k8s_names import DNS1123_LABEL
-from ..._versions import version_tuple
-from .._context import env_of, ray_container
+from ..._versions import kuberay_version
+from .._context import env_of, pod_spec, ray_container
 from .._finding import Severity
 from .._kuberay import gate_note
 from .._registry import Rule, register
@@ -83,7 +83,7 @@ class K8sTokenAuth(Rule):
             if auth.get("mode") != "token":
                 problems.append("needs authOptions.mode: token")
             else:
-                version = version_tuple(cluster.spec.get("rayVersion"))
+                version = kuberay_version(cluster.spec.get("rayVersion"))
                 if version is not None and version[:2] < K8S_AUTH_MIN_RAY:
                     problems.append(
                         f"needs rayVersion >= 2.55.0 (is {cluster.spec.get('rayVersion')!r})"
@@ -172,7 +172,12 @@ class GcsStorageBackend(Rule):
         if (
             isinstance(storage, dict)
             and storage.get("claimName")
-            and any(storage.get(k) for k in ("size", "storageClassName", "accessModes"))
+            # KubeRay: size or storageClassName set at all (even empty), or accessModes given
+            and (
+                storage.get("size") is not None
+                or storage.get("storageClassName") is not None
+                or bool(storage.get("accessModes"))
+            )
         ):
             yield (
                 (*where, "storage", "claimName"),
@@ -199,8 +204,7 @@ class GcsStorageBackend(Rule):
                         f"KubeRay mounts {GCS_STORAGE_VOLUME!r} at {GCS_STORAGE_PATH} itself"
                     ),
                 )
-        pod = head.get("template", {}).get("spec", {}) if isinstance(head, dict) else {}
-        volumes = pod.get("volumes") if isinstance(pod, dict) else None
+        volumes = pod_spec(head).get("volumes") if isinstance(head, dict) else None
         for i, volume in enumerate(volumes if isinstance(volumes, list) else []):
             if isinstance(volume, dict) and volume.get("name") == GCS_STORAGE_VOLUME:
                 yield (
@@ -459,8 +463,7 @@ class HistoryServer(Rule):
                     cluster.doc, (*where, "collectorOptions"), f"{_who(cluster)}: {problem}"
                 )
             for name, group, path in cluster.groups():
-                pod = group.get("template", {}).get("spec", {})
-                containers = pod.get("containers") if isinstance(pod, dict) else None
+                containers = pod_spec(group).get("containers")
                 for c in containers if isinstance(containers, list) else []:
                     if isinstance(c, dict) and c.get("name") == COLLECTOR:
                         yield self.finding(

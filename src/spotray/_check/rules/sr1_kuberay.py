@@ -8,7 +8,7 @@ These rules restate KubeRay's checks (ray-operator `utils/validation.go`) in our
 from __future__ import annotations
 
 from ..._k8s_names import DNS1035_LABEL, DNS1123_LABEL, label_key_problem, label_value_problem
-from ..._versions import TOKEN_AUTH_MIN_RAY, version_tuple
+from ..._versions import TOKEN_AUTH_MIN_RAY, kuberay_version
 from .._context import (
     FT_ANNOTATION,
     V2_ENV,
@@ -30,7 +30,8 @@ from .._registry import Rule, register
 from .._schema import raycluster_schema, validate
 
 RAY_START_RESOURCES = ("num-cpus", "num-gpus", "memory", "resources")
-NAME_LIMITS = {"RayCluster": 53, "RayJob": 47, "RayService": 47}  # KubeRay's Max*NameLength
+# KubeRay's Max*NameLength (a RayCronJob's RayJob names get an 11-character suffix)
+NAME_LIMITS = {"RayCluster": 53, "RayJob": 47, "RayService": 47, "RayCronJob": 36}
 PRIORITY_MIN_RAY = (2, 56)
 AUTH_MIN_RAY = TOKEN_AUTH_MIN_RAY
 DELETION_GATE = "RayJobDeletionPolicy"
@@ -215,7 +216,9 @@ class NoContainer(Rule):
 
     What it does
         Checks that `template.spec.containers` of the head and of every worker group holds at
-        least one container (KubeRay runs Ray in the first one).
+        least one container (KubeRay runs Ray in the first one). A head written as
+        `headGroupSpec: {}` is read as left out of an excerpt (as in the seed article's file):
+        SR202 reports that it has no placement, and SR100 and SR103 say nothing of it.
 
     Why is this bad?
         KubeRay refuses the cluster: there is nothing to run Ray in.
@@ -427,7 +430,8 @@ class RayLabels(Rule):
         for group in groups(ctx):
             doc = group.cluster.doc
             params = group.spec.get("rayStartParams")
-            if isinstance(params, dict) and "labels" in params:
+            # a null is pruned by the API server before KubeRay sees it
+            if isinstance(params, dict) and params.get("labels") is not None:
                 yield self.finding(
                     doc,
                     group.at("rayStartParams", "labels"),
@@ -529,7 +533,7 @@ class GroupPriority(Rule):
             if not as_int(priority):
                 continue
             spec = group.cluster.spec
-            version = version_tuple(spec.get("rayVersion"))
+            version = kuberay_version(spec.get("rayVersion"))
             missing = []
             if version is None or version[:2] < PRIORITY_MIN_RAY:
                 missing.append(f"rayVersion >= 2.56 (is {spec.get('rayVersion')!r})")
@@ -861,7 +865,7 @@ class TokenAuthVersion(Rule):
             if not (isinstance(auth, dict) and auth.get("mode") == "token"):
                 continue
             raw = cluster.spec.get("rayVersion")
-            version = version_tuple(raw)
+            version = kuberay_version(raw)
             if version is None or version < AUTH_MIN_RAY:
                 yield self.finding(
                     cluster.doc,

@@ -29,6 +29,16 @@ def _objects(ctx, kind: str):
     return (o for o in ctx.docs.ray_objects if o.kind == kind)
 
 
+def _job_specs(ctx):
+    """(object, RayJob spec, its path) of every RayJob, and of every RayCronJob's jobTemplate
+    (KubeRay validates it as a RayJob's spec)."""
+    for obj in ctx.docs.ray_objects:
+        if obj.kind == "RayJob":
+            yield obj, obj.spec, ("spec",)
+        elif obj.kind == "RayCronJob" and isinstance(obj.spec.get("jobTemplate"), dict):
+            yield obj, obj.spec["jobTemplate"], ("spec", "jobTemplate")
+
+
 def _int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
@@ -38,9 +48,9 @@ class RayClusterUpgradeStrategy(Rule):
     """A RayCluster `upgradeStrategy` KubeRay refuses.
 
     What it does
-        Errors when a RayCluster's `upgradeStrategy.type` is not `Recreate` or `None`, and when
-        it is set on a RayCluster that a RayJob or RayService created (the
-        `ray.io/originated-from-crd` label says so).
+        Errors when a cluster's `upgradeStrategy.type` is not `Recreate` or `None`, and when it
+        is set on a cluster that a RayJob or RayService creates: the one inside a RayJob,
+        RayService or RayCronJob, or a RayCluster labelled `ray.io/originated-from-crd`.
 
     Why is this bad?
         KubeRay refuses the cluster: a cluster owned by a RayJob or RayService is upgraded by
@@ -64,27 +74,32 @@ class RayClusterUpgradeStrategy(Rule):
     )
 
     def check(self, ctx):
-        for obj in _objects(ctx, "RayCluster"):
-            strategy = obj.spec.get("upgradeStrategy")
+        for cluster in ctx.clusters:
+            strategy = cluster.spec.get("upgradeStrategy")
             kind = strategy.get("type") if isinstance(strategy, dict) else None
             if kind is None:
                 continue
-            where = ("spec", "upgradeStrategy", "type")
+            where = cluster.at("upgradeStrategy", "type")
+            who = f"{cluster.kind} {cluster.name!r}"
             if kind not in ("Recreate", "None"):
                 yield self.finding(
-                    obj.doc,
+                    cluster.doc,
                     where,
-                    f"RayCluster {obj.name!r}: upgradeStrategy.type {kind!r} is not Recreate "
-                    "or None",
+                    f"{who}: upgradeStrategy.type {kind!r} is not Recreate or None",
                 )
-            labels = obj.metadata.get("labels")
-            origin = labels.get(ORIGIN_LABEL) if isinstance(labels, dict) else None
+            if cluster.kind == "RayCluster":
+                meta = (
+                    cluster.doc.data.get("metadata") if isinstance(cluster.doc.data, dict) else None
+                )
+                labels = meta.get("labels") if isinstance(meta, dict) else None
+                origin = labels.get(ORIGIN_LABEL) if isinstance(labels, dict) else None
+            else:  # KubeRay creates this cluster from the RayJob/RayService, labelled so
+                origin = "RayJob" if cluster.kind == "RayCronJob" else cluster.kind
             if origin in ("RayJob", "RayService"):
                 yield self.finding(
-                    obj.doc,
+                    cluster.doc,
                     where,
-                    f"RayCluster {obj.name!r}: upgradeStrategy cannot be set on a cluster "
-                    f"created by a {origin}",
+                    f"{who}: upgradeStrategy cannot be set on a cluster created by a {origin}",
                 )
 
 
@@ -129,12 +144,10 @@ class RayJobSpec(Rule):
     )
 
     def check(self, ctx):
-        for obj in _objects(ctx, "RayJob"):
-            for field, problem in self._problems(obj.spec):
+        for obj, spec, at in _job_specs(ctx):
+            for field, problem in self._problems(spec):
                 yield self.finding(
-                    obj.doc,
-                    ("spec", field) if field else ("spec",),
-                    f"RayJob {obj.name!r}: {problem}",
+                    obj.doc, (*at, field) if field else at, f"{obj.kind} {obj.name!r}: {problem}"
                 )
 
     @staticmethod
@@ -237,9 +250,9 @@ class RayJobDeletion(Rule):
     )
 
     def check(self, ctx):
-        for obj in _objects(ctx, "RayJob"):
-            for problem in self._problems(ctx, obj.spec):
-                yield self.finding(obj.doc, ("spec",), f"RayJob {obj.name!r}: {problem}")
+        for obj, spec, at in _job_specs(ctx):
+            for problem in self._problems(ctx, spec):
+                yield self.finding(obj.doc, at, f"{obj.kind} {obj.name!r}: {problem}")
 
     @staticmethod
     def _problems(ctx, spec: dict):
@@ -492,3 +505,100 @@ class RayServiceInitializingTimeout(Rule):
                     f"RayService {obj.name!r}: {INITIALIZING_TIMEOUT} {text!r} is not a "
                     "positive duration (5m, 1h) or number of seconds",
                 )
+
+
+CRON_GATE = "RayCronJob"
+_CRON_DESCRIPTORS = {
+    "@yearly",
+    "@annually",
+    "@monthly",
+    "@weekly",
+    "@daily",
+    "@midnight",
+    "@hourly",
+}
+_CRON_FIELD = re.compile(r"[0-9A-Za-z*?/,-]+\Z")
+
+
+def cron_problem(schedule: object) -> str | None:
+    """Why `schedule` is not a standard cron schedule (5 fields, or a descriptor such as
+    `@daily` or `@every 1h`), or None. A syntax check, not every range."""
+    if not isinstance(schedule, str) or not schedule.strip():
+        return "schedule is empty"
+    text = schedule.strip()
+    if "TZ" in text:
+        return "schedule cannot use TZ or CRON_TZ; use timeZone"
+    if text.startswith("@"):
+        if text in _CRON_DESCRIPTORS:
+            return None
+        if text.startswith("@every ") and go_duration_seconds(text[7:].strip()) not in (None, 0.0):
+            return None
+        return f"schedule {text!r} is not a cron descriptor"
+    fields = text.split()
+    if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
+        return f"schedule {text!r} is not 5 cron fields (minute hour day month weekday)"
+    return None
+
+
+@register
+class RayCronJobSpec(Rule):
+    """A RayCronJob KubeRay refuses or never runs.
+
+    What it does
+        Errors when the RayCronJob feature gate is off (an Alpha gate, off by default in 1.7),
+        when `schedule` is not a standard cron schedule or names a time zone (`TZ=`,
+        `CRON_TZ=`), and when `timeZone` is empty or not a time zone name. Its `jobTemplate`
+        gets the RayJob rules (SR122, SR123), its cluster every other SR1xx rule.
+
+    Why is this bad?
+        KubeRay refuses it, or, with the gate off, no controller ever creates its RayJobs.
+
+    Example
+        spec: {schedule: "CRON_TZ=UTC 0 * * * *", jobTemplate: {...}}
+
+    Use instead
+        spec: {schedule: "0 * * * *", timeZone: UTC, jobTemplate: {...}}
+    """
+
+    code = "SR126"
+    name = "raycronjob-spec"
+    severity = Severity.ERROR
+    fix = "Turn the RayCronJob gate on; use a 5-field schedule and timeZone for the zone."
+    kuberay = (
+        "pkg/features: RayCronJob is an Alpha gate, off by default",
+        "validation.go ValidateRayCronJobSpec: schedule without TZ, a standard cron schedule",
+        "validation.go ValidateRayCronJobSpec: timeZone not empty, a known zone",
+        "validation.go ValidateRayCronJobSpec: name at most 36 characters (SR101), jobTemplate as a RayJob spec (SR122, SR123)",
+    )
+
+    def check(self, ctx):
+        for obj in _objects(ctx, "RayCronJob"):
+            who = f"RayCronJob {obj.name!r}"
+            if not ctx.docs.gates.get(CRON_GATE, False):
+                yield self.finding(obj.doc, ("kind",), f"{who}: needs {gate_note(CRON_GATE)}")
+            problem = cron_problem(obj.spec.get("schedule"))
+            if problem:
+                yield self.finding(obj.doc, ("spec", "schedule"), f"{who}: {problem}")
+            if "timeZone" in obj.spec:
+                zone = obj.spec.get("timeZone")
+                if not isinstance(zone, str) or not zone:
+                    yield self.finding(obj.doc, ("spec", "timeZone"), f"{who}: timeZone is empty")
+                elif not _known_zone(zone):
+                    yield self.finding(
+                        obj.doc,
+                        ("spec", "timeZone"),
+                        f"{who}: timeZone {zone!r} is not a time zone",
+                    )
+
+
+def _known_zone(name: str) -> bool:
+    """Whether `name` is a time zone; True when this machine has no zone database to ask."""
+    import zoneinfo
+
+    if not zoneinfo.available_timezones():
+        return True
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
