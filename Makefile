@@ -58,6 +58,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/goodput.py
 	$(BIN)/python bench/fallback.py
 	$(BIN)/python bench/sim.py
+	$(BIN)/python bench/calibrate.py
 
 docs: $(STAMP)
 	$(BIN)/python tools/gen_docs.py

@@ -160,3 +160,18 @@ def test_advise_fill_grows_the_pods_to_fill_their_nodes():
 def test_bad_top_is_refused():
     result = CliRunner().invoke(app, ["advise", str(EXAMPLES / "seed.yaml"), "--top", "0"])
     assert result.exit_code == 2
+
+
+def test_advise_ranks_other_regions_but_applies_only_machine_types():
+    spec = spotray.load_spec(EXAMPLES / "seed.yaml")
+    home = spotray.advise(spec, top=50)
+    wide = spotray.advise(spec, top=50, regions=("europe-west4",))
+    small, wide_small = home[0], wide[0]
+    assert {c.region for c in small.ranked} == {"us-central1"}
+    assert "europe-west4" in {c.region for c in wide_small.ranked}
+    assert wide_small.best.cost.usd_per_useful_vcpu_hour <= small.best.cost.usd_per_useful_vcpu_hour
+    there = next(c for c in wide_small.ranked if c.region == "europe-west4")
+    _, spot = upstream_price(there.machine, "europe-west4")
+    assert there.cost.usd_per_node_hour == pytest.approx(spot, abs=1e-6)
+    assert "in europe-west4" in wide_small.reason(there)
+    assert wide_small.best_in("us-central1").machine == small.best.machine

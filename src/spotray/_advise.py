@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from ._cost import GroupCost, group_cost
 from ._errors import InputError
 from ._plan import RayGroup, catalog
+from ._plan._model import ARM_SERIES
 from ._plan._resolve import resolve_group
 from ._spec import Spec
 
@@ -29,6 +30,8 @@ class Candidate:
     used: float  # share of the node's offer the Pods use (the scarcer of CPU and memory)
     overhead: float  # share of the machine's vCPUs not allocatable to Pods (kubelet, DaemonSets)
     saving: float | None  # vs the group's current machine, per useful vCPU-hour
+    region: str = ""
+    arm: bool = False  # an Arm machine (Ray's images are multi-arch; yours must be too)
 
     @property
     def machine(self) -> str:
@@ -47,6 +50,9 @@ class GroupAdvice:
     def best(self) -> Candidate | None:
         return self.ranked[0] if self.ranked else None
 
+    def best_in(self, region: str) -> Candidate | None:
+        return next((c for c in self.ranked if c.region == region), None)
+
     def reason(self, other: Candidate) -> str:
         """Why `other` costs what it does against the current machine."""
         now = self.current
@@ -56,6 +62,10 @@ class GroupAdvice:
         ]
         if other.cost.discount is not None and now.cost.discount is not None:
             parts.append(f"Spot discount {other.cost.discount:.0%} vs {now.cost.discount:.0%}")
+        if other.arm and not now.arm:
+            parts.append("Arm: needs an arm64 (multi-arch) image")
+        if other.region != now.region:
+            parts.append(f"in {other.region}")
         return ", ".join(parts)
 
 
@@ -78,49 +88,31 @@ def _candidate(resolved: RayGroup, current: GroupCost | None) -> Candidate | Non
         used=max(resolved.used),
         overhead=1 - resolved.pool.available.cpu_millis / (machine.vcpus * 1000),
         saving=None if saving is None else round(saving, 4),
+        region=resolved.pool.region,
+        arm=machine.series in ARM_SERIES,
     )
 
 
-def advise(spec: Spec, plan, *, fill: bool = False, top: int = 5) -> list[GroupAdvice]:
+def advise(
+    spec: Spec, plan, *, fill: bool = False, top: int = 5, regions: tuple[str, ...] = ()
+) -> list[GroupAdvice]:
     """For each worker group of `spec` (whose plan is `plan`): the machine types, ranked.
 
     `fill`: price each machine with the group's Pods grown to fill its nodes (as many per node
-    as fit, at most the group's max replicas), instead of the group's own Pod size."""
+    as fit, at most the group's max replicas), instead of the group's own Pod size. `regions`:
+    rank the machines of these regions too (their zones and prices)."""
+    from ._api import in_region
+
+    specs = [spec] + [in_region(spec, r) for r in regions if r != spec.gcp.region]
     out = []
-    for index, (group, planned) in enumerate(zip(spec.workers, plan.workers, strict=True)):
+    for index, planned in enumerate(plan.workers):
         current = _candidate(planned, None)
         if current is None:
             continue
-        accelerator = _accelerator(planned)
         ranked = []
-        for machine in catalog().machines.values():
-            if not machine.prices or machine.name == planned.pool.machine.name:
-                continue
-            bundled = dict(machine.bundled_gpus)
-            if accelerator is None and bundled:
-                continue  # CPU work is not priced on GPU machines
-            if accelerator is not None and accelerator not in bundled and group.gpu is None:
-                continue  # a GPU group: only machines with its accelerator
-            changes: dict = {"machine_type": machine.name}
-            if fill:
-                changes |= {"cpu_limit": None, "memory_limit": None}
-            candidate_group = group.model_copy(update=changes)
-            resolved = resolve_group(spec, index, candidate_group)
-            if resolved is None or (accelerator and resolved.pool.gpu_type != accelerator):
-                continue
-            if fill:  # the same number of Pods per node, each grown to fill its share
-                cpu, memory = resolved.filling_pod(
-                    min(resolved.pods_per_node, max(1, group.max_replicas))
-                )
-                resolved = resolve_group(
-                    spec, index, candidate_group.model_copy(update={"cpu": cpu, "memory": memory})
-                )
-                if resolved is None:
-                    continue
-            found = _candidate(resolved, current.cost)
-            if found is not None:
-                ranked.append(found)
-        ranked.sort(key=lambda c: (c.cost.usd_per_useful_vcpu_hour, c.machine))
+        for where in specs:
+            ranked += _ranked(where, index, planned, current, fill)
+        ranked.sort(key=lambda c: (c.cost.usd_per_useful_vcpu_hour, c.machine, c.region))
         out.append(
             GroupAdvice(
                 group=planned.name,
@@ -133,6 +125,38 @@ def advise(spec: Spec, plan, *, fill: bool = False, top: int = 5) -> list[GroupA
     return out
 
 
+def _ranked(spec: Spec, index: int, planned: RayGroup, current: Candidate, fill: bool):
+    group = spec.workers[index]
+    accelerator = _accelerator(planned)
+    home = spec.gcp.region == planned.pool.region
+    for machine in catalog().machines.values():
+        if not machine.prices or (home and machine.name == planned.pool.machine.name):
+            continue
+        bundled = dict(machine.bundled_gpus)
+        if accelerator is None and bundled:
+            continue  # CPU work is not priced on GPU machines
+        if accelerator is not None and accelerator not in bundled and group.gpu is None:
+            continue  # a GPU group: only machines with its accelerator
+        changes: dict = {"machine_type": machine.name}
+        if fill:
+            changes |= {"cpu_limit": None, "memory_limit": None}
+        candidate_group = group.model_copy(update=changes)
+        resolved = resolve_group(spec, index, candidate_group)
+        if resolved is None or (accelerator and resolved.pool.gpu_type != accelerator):
+            continue
+        if fill:  # the same number of Pods per node, each grown to fill its share
+            pods = min(resolved.pods_per_node, max(1, group.max_replicas))
+            cpu, memory = resolved.filling_pod(pods)
+            resolved = resolve_group(
+                spec, index, candidate_group.model_copy(update={"cpu": cpu, "memory": memory})
+            )
+            if resolved is None:
+                continue
+        found = _candidate(resolved, current.cost)
+        if found is not None:
+            yield found
+
+
 def applied(spec: Spec, text: str, advice: list[GroupAdvice]) -> str:
     """The spec's `text` with each advised group's `machine_type` set to its best candidate
     (only where it saves), everything else as written (comments too)."""
@@ -141,7 +165,7 @@ def applied(spec: Spec, text: str, advice: list[GroupAdvice]) -> str:
         raise InputError("--apply needs a spec read from a file")
     lines = text.splitlines(keepends=True)
     for item in advice:
-        best = item.best
+        best = item.best_in(spec.gcp.region)  # a machine type, not a move to another region
         if best is None or not best.saving or best.saving <= 0:
             continue
         path = ("workers", item.index, "machine_type")

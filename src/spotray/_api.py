@@ -55,13 +55,13 @@ def cost(spec_or_plan: Spec | Plan):
     return cluster_cost(spec_or_plan)
 
 
-def advise(spec: Spec, *, fill: bool = False, top: int = 5):
+def advise(spec: Spec, *, fill: bool = False, top: int = 5, regions: tuple[str, ...] = ()):
     """For each worker group, the machine types ranked by USD per useful vCPU-hour at the
     group's market (`spotray._advise.GroupAdvice`); `fill` prices each machine with the
-    group's Pods grown to fill its nodes."""
+    group's Pods grown to fill its nodes; `regions` ranks those regions' machines too."""
     from ._advise import advise as _advise
 
-    return _advise(spec, resolve_plan(spec), fill=fill, top=top)
+    return _advise(spec, resolve_plan(spec), fill=fill, top=top, regions=tuple(regions))
 
 
 def simulate(

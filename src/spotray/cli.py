@@ -316,6 +316,10 @@ def advise(
         ),
     ] = False,
     top: Annotated[int, typer.Option("--top", help="Machine types shown per group.")] = 5,
+    region: Annotated[
+        list[str] | None,
+        typer.Option("--region", help="Rank this region's machines too (repeatable)."),
+    ] = None,
     apply: Annotated[
         Path | None,
         typer.Option(
@@ -339,7 +343,7 @@ def advise(
     with _errors():
         top = _bounds.count("--top", top, low=1, high=100)
         loaded = load_spec(spec)
-        advice = _api.advise(loaded, fill=fill, top=top)
+        advice = _api.advise(loaded, fill=fill, top=top, regions=tuple(region or ()))
         if apply is not None:
             if apply.resolve() == Path(spec).resolve():
                 raise InputError("--apply writes a copy: give another file than the spec")
@@ -358,6 +362,7 @@ def advise(
 def _candidate_json(item, c) -> dict:
     return {
         "machine": c.machine,
+        "region": c.region,
         "pod": {"cpu": c.cpu, "memory": c.memory},
         "pods_per_node": c.cost.pods_per_node,
         "usd_per_node_hour": c.cost.usd_per_node_hour,
@@ -387,11 +392,12 @@ def _advice_table(item) -> Table:
         f"{format_usd(now.cost.usd_per_useful_vcpu_hour)}/useful vCPU-h",
         title_justify="left",
     )
+    regions = len({c.region for c in item.ranked} | {now.region}) > 1
     for column in ("machine", "Pod", "pods/node", "$/node-h", "$/vCPU-h", "saving", "why"):
         table.add_column(column, justify="left" if column in ("machine", "Pod", "why") else "right")
     for c in item.ranked:
         table.add_row(
-            c.machine,
+            f"{c.machine} ({c.region})" if regions else c.machine,
             f"{c.cpu} / {c.memory}",
             str(c.cost.pods_per_node),
             format_usd(c.cost.usd_per_node_hour),

@@ -61,6 +61,7 @@ class Settings:
     drain: float = 10.0  # Ray's drain (a resumable save must fit in it)
     head_usd_per_hour: float = 0.0
     horizon: float = 90 * 86400.0  # a run that has not ended by then stops (reported)
+    warm: bool = False  # the groups' minimum Pods already run at time 0 (a cluster already up)
 
 
 @dataclass
@@ -106,6 +107,7 @@ class Engine:
         seed: int = 0,
         resumable: bool | None = None,
         track: bool = False,
+        sim: Sim | None = None,
     ) -> None:
         self.groups = {g.name: g for g in groups}
         self.workload = workload
@@ -113,7 +115,7 @@ class Engine:
         self.resumable = self.tasks.resumable if resumable is None else resumable
         self.settings = settings
         self.rng = random.Random(seed)
-        self.sim = Sim()
+        self.sim = sim if sim is not None else Sim()  # any core with Sim's interface
         self.model = SpotModel(groups=dict(self.groups), clock=self.sim.clock, wall=self.sim.clock)
         self.pods: dict[str, _Pod] = {}
         self.alive = {g: 0 for g in self.groups}  # Pods not gone (provisioning included)
@@ -122,6 +124,8 @@ class Engine:
         self.vms_over_time: list[tuple[float, dict[str, int]]] = []
         self.unavailable_at: dict[str, float] = {}
         self.free_pods: list[str] = []
+        self.free_slots = 0  # free slots of running Pods
+        self.starting_slots = 0  # slots of Pods still provisioning
         self.pending: deque[int] = deque()
         self.track = track
         self._reconcile_queued = False
@@ -139,8 +143,8 @@ class Engine:
 
     def run(self) -> Result:
         sim, wl = self.sim, self.workload.spec
-        for group in wl.preemption:
-            for row in self.workload.traces.get(group, ()):
+        for rows in self.workload.traces.values():
+            for row in rows:
                 sim.at(row.at, "trace", row)
         for reclaim in wl.reclaims:
             sim.at(reclaim.at, "reclaim", reclaim)
@@ -179,7 +183,7 @@ class Engine:
     def _start(self, _) -> None:
         for g in self.groups.values():
             if g.min_pods:
-                self._launch(g, g.min_pods)
+                self._launch(g, g.min_pods, ready_in=0.0 if self.settings.warm else None)
         self._reconcile()
 
     def _availability(self, group: str) -> float:
@@ -201,13 +205,7 @@ class Engine:
 
     def _reconcile(self) -> None:
         """Launch Pods for the tasks that no free or starting slot covers (Ray's autoscaler)."""
-        covered = 0
-        for pod in self.pods.values():
-            if pod.state == "running":
-                covered += pod.free
-            elif pod.state == "provisioning":
-                covered += pod.group.slots
-        demand = len(self.pending) - covered
+        demand = len(self.pending) - self.free_slots - self.starting_slots
         if demand <= 0:
             return
         order = sorted(
@@ -222,14 +220,17 @@ class Engine:
             if demand <= 0:
                 return
 
-    def _launch(self, g: GroupSim, n: int) -> None:
+    def _launch(self, g: GroupSim, n: int, ready_in: float | None = None) -> None:
         wait = self.model.capacity_in(g.name)
+        if ready_in is None:
+            ready_in = wait + self.workload.spec.provision_seconds
         for inst in self.model.launch(g.name, n, {}):
             pod = _Pod(inst.id, g, inst.vm or "")
             self.pods[inst.id] = pod
             self.alive[g.name] += 1
+            self.starting_slots += g.slots
             self.vm_seen.add(pod.vm)
-            self.sim.after(wait + self.workload.spec.provision_seconds, "ready", inst.id)
+            self.sim.after(ready_in, "ready", inst.id)
             self.sim.after(self.settings.pending_timeout, "timeout", inst.id)
 
     def _schedule_preemption(self, g: GroupSim, vm: str) -> None:
@@ -243,13 +244,16 @@ class Engine:
     def _ready(self, pod_id: str) -> None:
         pod = self.pods[pod_id]
         inst = self.model.instances[pod_id]
-        if pod.state != "provisioning" or not self.model.may_start(inst):
+        if pod.state != "provisioning":
+            return
+        if not self.model.may_start(inst):
+            self._set_state(pod, "gone")
             return
         self.model.started(inst, 0)
         if pod.vm not in self.vm_started:  # the VM is up: its preemption clock starts
             self.vm_started.add(pod.vm)
             self._schedule_preemption(pod.group, pod.vm)
-        pod.state, pod.free = "running", pod.group.slots
+        self._set_state(pod, "running")
         if pod.free:
             self.free_pods.append(pod_id)
         self._dispatch()
@@ -286,8 +290,22 @@ class Engine:
             inst.reason = inst.reason or "scaled-down"
         self.model.stopped(inst)
         self.model.process_exited(inst, 0)
-        pod.state, pod.free = "gone", 0
-        self.alive[pod.group.name] -= 1
+        self._set_state(pod, "gone")
+
+    def _set_state(self, pod: _Pod, state: str) -> None:
+        """Move a Pod to `state`, keeping the slot counts and the group's live count."""
+        if pod.state == "provisioning":
+            self.starting_slots -= pod.group.slots
+        elif pod.state == "running":
+            self.free_slots -= pod.free
+        if state == "running":
+            pod.free = pod.group.slots
+            self.free_slots += pod.free
+        else:
+            pod.free = 0
+        if state == "gone" and pod.state != "gone":
+            self.alive[pod.group.name] -= 1
+        pod.state = state
 
     # --- tasks -----------------------------------------------------------------------------
 
@@ -309,6 +327,7 @@ class Engine:
             pod.attempts.add(aid)
             pod.idle_since = None
             pod.free -= 1
+            self.free_slots -= 1
             if pod.free == 0:
                 free_pods.pop()
             self.sim.after(run_for, "finish", aid)
@@ -336,6 +355,7 @@ class Engine:
             self.done += 1
         if pod.state == "running":
             pod.free += 1
+            self.free_slots += 1
             if pod.free == 1:
                 self.free_pods.append(pod.id)
             self._dispatch()
@@ -374,10 +394,9 @@ class Engine:
         for pod in pods:
             if pod.state == "provisioning":  # never starts; the model terminated it
                 self.model.process_exited(self.model.instances[pod.id], None)
-                pod.state = "gone"
-                self.alive[pod.group.name] -= 1
+                self._set_state(pod, "gone")
                 continue
-            pod.state, pod.free = "stopping", 0
+            self._set_state(pod, "stopping")
             if self.resumable and save <= drain:
                 for aid in list(pod.attempts):
                     self.sim.after(save, "saved", aid)
@@ -410,7 +429,7 @@ class Engine:
 
     def _trace(self, row) -> None:
         chosen = self.model.choose_vms(
-            row.group, count=row.count or 1, share=row.share, rng=self.rng
+            row.group, count=row.count or 1, share=row.share, slot=row.slot, rng=self.rng
         )
         for vm in chosen:
             self._preempt_vm(vm)

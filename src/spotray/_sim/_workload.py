@@ -143,6 +143,7 @@ class TraceRow:
     group: str
     count: int | None
     share: float | None
+    slot: int | None = None  # the local cluster's schedules: the group's k-th running VM
 
 
 @dataclass(frozen=True)

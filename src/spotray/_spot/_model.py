@@ -143,7 +143,7 @@ class SpotModel:
         is up and not being preempted, else a new one (GKE's cluster autoscaler adds a node)."""
         room = max(1, spec.pods_per_node)
         mine = self.group_vms.setdefault(inst.group, [])
-        for vm in mine:
+        for vm in mine if room > 1 else ():  # one Pod per VM: every live VM is full
             pods = self.vms[vm]
             live = [p for p in pods if p not in self.exited]
             if live and len(live) < room and vm not in self.preempted_vms:
