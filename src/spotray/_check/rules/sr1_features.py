@@ -26,6 +26,22 @@ def _who(cluster) -> str:
     return f"{cluster.kind} {cluster.name!r}"
 
 
+def _gated(rule, ctx, field: str, gate: str):
+    """(cluster, value, path, finding) for each cluster that sets spec `field`; `finding` is
+    the error that its feature gate is off, or None."""
+    for cluster in ctx.clusters:
+        value = cluster.spec.get(field)
+        if value is None:
+            continue
+        where = cluster.at(field)
+        off = None
+        if _gate_off(ctx, gate):
+            off = rule.finding(
+                cluster.doc, where, f"{_who(cluster)}: spec.{field} needs {gate_note(gate)}"
+            )
+        yield cluster, value, where, off
+
+
 def _env_list(container: object) -> list[str]:
     """The names a container's env sets (a name set twice counts once)."""
     return list(env_of(container if isinstance(container, dict) else None))
@@ -250,17 +266,9 @@ class NetworkPolicyOptions(Rule):
     )
 
     def check(self, ctx):
-        for cluster in ctx.clusters:
-            policy = cluster.spec.get("networkPolicy")
-            if policy is None:
-                continue
-            where = cluster.at("networkPolicy")
-            if _gate_off(ctx, NETWORK_GATE):
-                yield self.finding(
-                    cluster.doc,
-                    where,
-                    f"{_who(cluster)}: spec.networkPolicy needs {gate_note(NETWORK_GATE)}",
-                )
+        for cluster, policy, where, off in _gated(self, ctx, "networkPolicy", NETWORK_GATE):
+            if off:
+                yield off
             if not isinstance(policy, dict):
                 continue
             for problem in self._consistency(cluster, policy):
@@ -334,16 +342,9 @@ class TlsOptions(Rule):
     )
 
     def check(self, ctx):
-        for cluster in ctx.clusters:
-            options = cluster.spec.get("tlsOptions")
-            if options is None:
-                continue
-            if _gate_off(ctx, TLS_GATE):
-                yield self.finding(
-                    cluster.doc,
-                    cluster.at("tlsOptions"),
-                    f"{_who(cluster)}: spec.tlsOptions needs {gate_note(TLS_GATE)}",
-                )
+        for cluster, options, _, off in _gated(self, ctx, "tlsOptions", TLS_GATE):
+            if off:
+                yield off
                 continue
             if not (isinstance(options, dict) and options.get("enabled") is True):
                 continue
@@ -438,17 +439,9 @@ class HistoryServer(Rule):
     )
 
     def check(self, ctx):
-        for cluster in ctx.clusters:
-            options = cluster.spec.get("historyServerOptions")
-            if options is None:
-                continue
-            where = cluster.at("historyServerOptions")
-            if _gate_off(ctx, HISTORY_GATE):
-                yield self.finding(
-                    cluster.doc,
-                    where,
-                    f"{_who(cluster)}: spec.historyServerOptions needs {gate_note(HISTORY_GATE)}",
-                )
+        for cluster, options, where, off in _gated(self, ctx, "historyServerOptions", HISTORY_GATE):
+            if off:
+                yield off
                 continue
             collector = options.get("collectorOptions") if isinstance(options, dict) else None
             if not isinstance(collector, dict):
