@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import random
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from .._spot._model import SpotModel
 from ._core import Sim
@@ -105,14 +105,12 @@ class Engine:
         settings: Settings,
         *,
         seed: int = 0,
-        resumable: bool | None = None,
         track: bool = False,
         sim: Sim | None = None,
     ) -> None:
         self.groups = {g.name: g for g in groups}
         self.workload = workload
         self.tasks = workload.tasks
-        self.resumable = self.tasks.resumable if resumable is None else resumable
         self.settings = settings
         self.rng = random.Random(seed)
         self.sim = sim if sim is not None else Sim()  # any core with Sim's interface
@@ -397,7 +395,7 @@ class Engine:
                 self._set_state(pod, "gone")
                 continue
             self._set_state(pod, "stopping")
-            if self.resumable and save <= drain:
+            if self.tasks.resumable and save <= drain:
                 for aid in list(pod.attempts):
                     self.sim.after(save, "saved", aid)
         self.sim.after(self.settings.window, "kill", vm)
@@ -486,7 +484,3 @@ class Engine:
             events=self.sim.events,
             vms_over_time=self.vms_over_time,
         )
-
-
-def with_overrides(groups: list[GroupSim], **changes) -> list[GroupSim]:
-    return [replace(g, **changes) for g in groups]

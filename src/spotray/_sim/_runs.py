@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .._plan import Plan
 from .._plan._model import RAY_DEFAULT_IDLE_TIMEOUT_SECONDS
@@ -77,33 +77,31 @@ def settings_from_plan(plan: Plan) -> Settings:
 
 def strategy(
     name: str, plan: Plan, workload: Workload, *, fallback_minutes: float = 10.0
-) -> tuple[list[GroupSim], Settings, bool | None]:
-    """(groups, settings, resumable override) of a strategy."""
+) -> tuple[list[GroupSim], Settings, Workload]:
+    """(groups, settings, workload) of a strategy."""
     groups = groups_from_plan(plan, workload)
     settings = settings_from_plan(plan)
-    resumable = None
     if name == "all-on-demand":
         groups = [
-            GroupSim(
-                **{**g.__dict__, "spot": False, "usd_per_node_hour": g.usd_per_node_hour_on_demand}
-            )
-            for g in groups
+            replace(g, spot=False, usd_per_node_hour=g.usd_per_node_hour_on_demand) for g in groups
         ]
     elif name == "all-spot":
         fallbacks = {od for _, od in plan.fallback.routes} if plan.fallback else set()
-        groups = [
-            GroupSim(**{**g.__dict__, "max_pods": 0, "min_pods": 0}) if g.name in fallbacks else g
-            for g in groups
-        ]
+        groups = [replace(g, max_pods=0, min_pods=0) if g.name in fallbacks else g for g in groups]
     elif name == "spot-fallback":
-        settings = Settings(**{**settings.__dict__, "pending_timeout": fallback_minutes * 60})
+        settings = replace(settings, pending_timeout=fallback_minutes * 60)
     elif name == "resumable":
-        resumable = True
+        workload = _with_tasks(workload, resumable=True)
     elif name == "restart":
-        resumable = False
+        workload = _with_tasks(workload, resumable=False, checkpoint_seconds=None)
     elif name != "as-planned":
         raise ValueError(f"unknown strategy {name!r}")
-    return groups, settings, resumable
+    return groups, settings, workload
+
+
+def _with_tasks(workload: Workload, **changes) -> Workload:
+    tasks = workload.tasks.model_copy(update=changes)
+    return replace(workload, spec=workload.spec.model_copy(update={"tasks": tasks}))
 
 
 def simulate(
@@ -114,16 +112,12 @@ def simulate(
     seed: int = 0,
     fallback_minutes: float = 10.0,
     track: bool = False,
-    restart_without_checkpoints: bool = False,
 ) -> Result:
     """One run of `workload` on the plan's cluster under a strategy."""
-    groups, settings, resumable = strategy(
+    groups, settings, workload = strategy(
         strategy_name, plan, workload, fallback_minutes=fallback_minutes
     )
-    engine = Engine(groups, workload, settings, seed=seed, resumable=resumable, track=track)
-    if strategy_name == "restart" or restart_without_checkpoints:
-        engine.tasks = engine.tasks.model_copy(update={"checkpoint_seconds": None})
-    return engine.run()
+    return Engine(groups, workload, settings, seed=seed, track=track).run()
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -28,7 +28,6 @@ import io
 import math
 import random
 from dataclasses import dataclass
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -343,8 +342,3 @@ def sample_preemption_age(p: Preemption, rng: random.Random) -> float:
                 return (age + need) * 3600
             spent += rate * (end - age)
     return math.inf
-
-
-StrategyName = Literal[
-    "as-planned", "all-on-demand", "all-spot", "spot-fallback", "resumable", "restart"
-]
