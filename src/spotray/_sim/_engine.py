@@ -28,6 +28,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from .._spot._model import SpotModel
+from ._availability import changes
 from ._core import Sim
 from ._workload import Preemption, Workload, sample_preemption_age
 
@@ -136,6 +137,11 @@ class Engine:
         self.done = self.failed = 0
         self.redone = self.app_lost = 0.0
         self.preemptions = 0
+        # availability traces: the cap on each traced group's running VMs, and the Pods whose
+        # new VM waits for the cap to rise (GKE: a Pending Pod; its VM is created then)
+        self.caps: dict[str, float] = {}
+        self.waiting: dict[str, list[str]] = {}
+        self.launch_only: set[str] = set()  # traced groups whose falls only stop new VMs
 
     # --- the run ---------------------------------------------------------------------------
 
@@ -148,6 +154,22 @@ class Engine:
             sim.at(reclaim.at, "reclaim", reclaim)
         for stockout in wl.stockouts:
             sim.at(stockout.at, "stockout", stockout)
+        for group, trace in self.workload.availability.items():
+            g = self.groups.get(group)
+            a = wl.preemption[group].availability
+            if g is None or not g.spot or a is None:
+                continue  # an on-demand group (the all-on-demand strategy) has no Spot market
+            caps = trace.caps(mode=a.mode, need=a.need, unavailable=a.values == "unavailable")
+            n = len(caps)
+            if a.start_hours == "random":
+                tick = self.rng.randrange(n)
+            else:
+                tick = int(a.start_hours * 3600 // trace.gap_seconds)
+            upcoming = changes(caps, trace.gap_seconds, tick)
+            at, cap = next(upcoming)
+            sim.at(at, "availability", (group, upcoming, cap))
+            if a.drop == "stockout":
+                self.launch_only.add(group)
         self.pending.extend(range(len(self.duration)))
         sim.at(0.0, "start")  # after what the workload puts at time 0 (a stockout from the start)
         total = len(self.duration)
@@ -163,6 +185,7 @@ class Engine:
             "trace": self._trace,
             "reclaim": self._reclaim,
             "stockout": self._stockout,
+            "availability": self._availability_change,
             "reconcile": self._reconcile_event,
             "start": self._start,
         }
@@ -233,8 +256,10 @@ class Engine:
 
     def _schedule_preemption(self, g: GroupSim, vm: str) -> None:
         preemption: Preemption | None = self.workload.spec.preemption.get(g.name)
-        if not g.spot or preemption is None or preemption.trace is not None:
+        if not g.spot or preemption is None:
             return
+        if preemption.rate_per_hour is None and preemption.hazard is None:
+            return  # a trace: its rows, or its availability, preempt
         age = sample_preemption_age(preemption, self.rng)
         if math.isfinite(age):
             self.sim.after(age, "preempt", vm)
@@ -247,6 +272,9 @@ class Engine:
         if not self.model.may_start(inst):
             self._set_state(pod, "gone")
             return
+        if pod.vm not in self.vm_started and self._at_cap(pod.group.name):
+            self.waiting.setdefault(pod.group.name, []).append(pod_id)
+            return  # its VM is not created until the trace has room for it
         self.model.started(inst, 0)
         if pod.vm not in self.vm_started:  # the VM is up: its preemption clock starts
             self.vm_started.add(pod.vm)
@@ -287,8 +315,10 @@ class Engine:
         if inst.state == "provisioning":
             inst.reason = inst.reason or "scaled-down"
         self.model.stopped(inst)
-        self.model.process_exited(inst, 0)
+        vm_gone = self.model.process_exited(inst, 0)
         self._set_state(pod, "gone")
+        if vm_gone and pod.vm in self.vm_started and pod.group.name in self.waiting:
+            self._release(pod.group.name)  # a traced group's VM left: room under its cap
 
     def _set_state(self, pod: _Pod, state: str) -> None:
         """Move a Pod to `state`, keeping the slot counts and the group's live count."""
@@ -438,6 +468,35 @@ class Engine:
 
     def _stockout(self, stockout) -> None:
         self.model.stockout(stockout.group, stockout.seconds)
+
+    def _at_cap(self, group: str) -> bool:
+        cap = self.caps.get(group)
+        return cap is not None and len(self.model.running_vms(group)) >= cap
+
+    def _availability_change(self, data) -> None:
+        """A traced group's cap changes: the VMs above it are preempted (chosen at random;
+        unless the trace's drops only stop new VMs) and, if it rose, the Pods waiting for a VM
+        try again."""
+        group, upcoming, cap = data
+        before = self.caps.get(group, math.inf)
+        self.caps[group] = cap
+        running = self.model.running_vms(group)
+        if len(running) > cap and group not in self.launch_only:
+            for vm in self.model.choose_vms(group, count=len(running) - int(cap), rng=self.rng):
+                self._preempt_vm(vm)
+        if cap > before:
+            self._release(group)
+        following = next(upcoming, None)
+        if following is not None:
+            self.sim.at(following[0], "availability", (group, upcoming, following[1]))
+
+    def _release(self, group: str) -> None:
+        """The Pods waiting for room under the cap try again, their VM created now (ready
+        after provisioning; one that finds no room then waits again)."""
+        provision = self.workload.spec.provision_seconds
+        for pod_id in self.waiting.pop(group, []):
+            if self.pods[pod_id].state == "provisioning":
+                self.sim.after(provision, "ready", pod_id)
 
     # --- results ---------------------------------------------------------------------------
 

@@ -17,6 +17,9 @@ stockouts). Read from YAML; every problem names the file, line and field (and CS
       cpu-spot: {rate_per_hour: 0.2}  #   Poisson, per VM
       # {hazard: [[0, 0.5], [1, 0.1]]}  rate per hour by VM age in hours (piecewise constant)
       # {trace: preemptions.csv}        rows time_seconds,group,count (a number or a share 50%)
+      # {availability: {file: us-west-2a_v100_1.json}}  a Can't Be Late availability trace
+      #   (instances available per tick; see _availability.py): mode gate|capacity, need: 1,
+      #   start_hours: 0 or random, values: available|unavailable, drop: preempt|stockout
     reclaims: [{at: 3600, group: cpu-spot, share: 0.5}]   # zone-wide: a share of the VMs
     stockouts: [{at: 600, group: cpu-spot, seconds: 1800}]
 """
@@ -27,7 +30,8 @@ import csv
 import io
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -35,6 +39,7 @@ from .._errors import Problem, SpecError
 from .._io import read_input
 from .._spec._load import _pydantic_problems, located
 from .._yaml import load_document
+from ._availability import AvailabilityTrace, read_availability
 
 
 class _Model(BaseModel):
@@ -97,16 +102,39 @@ class Tasks(_Model):
     failure_rate: float = Field(0.0, ge=0, lt=1)
 
 
+class Availability(_Model):
+    """An availability trace for a Spot group (`_availability.py` has the format)."""
+
+    file: str
+    mode: Literal["gate", "capacity"] = "gate"
+    need: int = Field(1, ge=1, le=100_000)  # gate: available while the value is at least this
+    start_hours: float | Literal["random"] = 0.0
+    values: Literal["available", "unavailable"] = "available"
+    # what a fall does to running VMs: preempt those above it (the paper's reading), or only
+    # stop new ones (a probe that failed to launch says nothing of VMs that run)
+    drop: Literal["preempt", "stockout"] = "preempt"
+
+    @model_validator(mode="after")
+    def _fields(self) -> Availability:
+        if isinstance(self.start_hours, float) and not (0 <= self.start_hours <= 1e6):
+            raise ValueError("start_hours must be in [0, 1e6] or 'random'")
+        if self.mode == "capacity" and "need" in self.model_fields_set:
+            raise ValueError("need applies to mode: gate only")
+        return self
+
+
 class Preemption(_Model):
     rate_per_hour: float | None = Field(None, ge=0, le=3600)
     hazard: list[tuple[float, float]] | None = Field(None, min_length=1)
     trace: str | None = None
+    availability: Availability | None = None
 
     @model_validator(mode="after")
     def _one(self) -> Preemption:
-        given = [k for k in ("rate_per_hour", "hazard", "trace") if getattr(self, k) is not None]
+        kinds = ("rate_per_hour", "hazard", "trace", "availability")
+        given = [k for k in kinds if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError("give exactly one of rate_per_hour, hazard, trace")
+            raise ValueError("give exactly one of rate_per_hour, hazard, trace, availability")
         if self.hazard is not None:
             ages = [age for age, _ in self.hazard]
             if ages[0] != 0 or ages != sorted(set(ages)):
@@ -153,6 +181,7 @@ class Workload:
     durations: tuple[float, ...] | None  # from the CSV, else drawn per run
     traces: dict[str, tuple[TraceRow, ...]]  # group -> rows, in time order
     file: str
+    availability: dict[str, AvailabilityTrace] = field(default_factory=dict)  # group -> trace
 
     @property
     def tasks(self) -> Tasks:
@@ -323,7 +352,37 @@ def load_workload(
         for group, p in spec.preemption.items()
         if p.trace is not None
     }
-    return Workload(spec=spec, durations=durations, traces=traces, file=name)
+    availability = {}
+    for group, p in spec.preemption.items():
+        if p.availability is None:
+            continue
+        a = p.availability
+        trace = read_availability(str(_relative(name, a.file)))
+        where = ("preemption", group, "availability")
+        if a.values == "unavailable" and not trace.binary:
+            problems.append(
+                located(
+                    doc,
+                    (*where, "values"),
+                    f"values: unavailable reads 0/1 files only, and {a.file} holds counts up to "
+                    f"{max(trace.values)}",
+                )
+            )
+        if isinstance(a.start_hours, float) and a.start_hours >= trace.hours:
+            problems.append(
+                located(
+                    doc,
+                    (*where, "start_hours"),
+                    f"start_hours {a.start_hours:g} is past the end of {a.file} "
+                    f"({trace.hours:.1f} h)",
+                )
+            )
+        availability[group] = trace
+    if problems:
+        raise SpecError(problems)
+    return Workload(
+        spec=spec, durations=durations, traces=traces, file=name, availability=availability
+    )
 
 
 def sample_preemption_age(p: Preemption, rng: random.Random) -> float:
