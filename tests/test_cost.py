@@ -157,6 +157,20 @@ def test_advise_fill_grows_the_pods_to_fill_their_nodes():
             assert c.used > 0.97, (c.machine, c.used)  # the node's offer, used
 
 
+def test_advise_on_the_recommended_example_prices_each_group_at_its_market():
+    spot, on_demand = spotray.advise(spotray.load_spec(EXAMPLES / "recommended.yaml"))
+    assert (spot.market, on_demand.market) == ("spot", "on-demand")
+    for item in (spot, on_demand):
+        od_price, spot_price = upstream_price(item.best.machine, "us-central1")
+        want = spot_price if item.market == "spot" else od_price
+        assert item.best.cost.usd_per_node_hour == pytest.approx(want, abs=1e-6)
+        assert item.best.saving > 0
+    # an on-demand group pays list price: the Spot discount is no reason there
+    assert "Spot discount" in spot.reason(spot.best)
+    reason = on_demand.reason(on_demand.best)
+    assert "Spot discount" not in reason and "on-demand $" in reason
+
+
 def test_bad_top_is_refused():
     result = CliRunner().invoke(app, ["advise", str(EXAMPLES / "seed.yaml"), "--top", "0"])
     assert result.exit_code == 2

@@ -32,6 +32,13 @@ class Candidate:
     saving: float | None  # vs the group's current machine, per useful vCPU-hour
     region: str = ""
     arm: bool = False  # an Arm machine (Ray's images are multi-arch; yours must be too)
+    vcpus: float = 0.0  # the machine's
+
+    @property
+    def list_vcpu_hour(self) -> float:
+        """The machine's price at the group's market per vCPU-hour (before packing)."""
+        price = self.cost.usd_per_node_hour
+        return price / self.vcpus if price and self.vcpus else 0.0
 
     @property
     def machine(self) -> str:
@@ -60,8 +67,13 @@ class GroupAdvice:
             f"packing {other.used:.0%} vs {now.used:.0%}",
             f"overhead {other.overhead:.0%} vs {now.overhead:.0%}",
         ]
-        if other.cost.discount is not None and now.cost.discount is not None:
-            parts.append(f"Spot discount {other.cost.discount:.0%} vs {now.cost.discount:.0%}")
+        if self.market == "spot":
+            if other.cost.discount is not None and now.cost.discount is not None:
+                parts.append(f"Spot discount {other.cost.discount:.0%} vs {now.cost.discount:.0%}")
+        else:  # an on-demand group pays list price: its price per vCPU of the machine matters
+            parts.append(
+                f"on-demand ${other.list_vcpu_hour:.4f} vs ${now.list_vcpu_hour:.4f} per vCPU-h"
+            )
         if other.arm and not now.arm:
             parts.append("Arm: needs an arm64 (multi-arch) image")
         if other.region != now.region:
@@ -87,6 +99,7 @@ def _candidate(resolved: RayGroup, current: GroupCost | None) -> Candidate | Non
         memory=resolved.pod.memory,
         used=max(resolved.used),
         overhead=1 - resolved.pool.available.cpu_millis / (machine.vcpus * 1000),
+        vcpus=machine.vcpus,
         saving=None if saving is None else round(saving, 4),
         region=resolved.pool.region,
         arm=machine.series in ARM_SERIES,
