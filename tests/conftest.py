@@ -93,3 +93,23 @@ def render_example(name: str) -> spotray.Rendered:
 def spec_text(**overrides: str) -> str:
     """The seed example's text, for tests that edit it."""
     return (EXAMPLES / "seed.yaml").read_text()
+
+
+def sim_group(**changes):
+    """A simulated worker group (spotray._sim's GroupSim): one slot, one Pod per VM, Spot."""
+    from spotray._sim._engine import GroupSim
+
+    base = dict(
+        name="g",
+        spot=True,
+        pods_per_node=1,
+        machine_type="n2-standard-2",
+        slots=1,
+        min_pods=0,
+        max_pods=50,
+        priority=0,
+        idle_seconds=60.0,
+        usd_per_node_hour=0.03,
+        usd_per_node_hour_on_demand=0.1,
+    )
+    return GroupSim(**{**base, **changes})

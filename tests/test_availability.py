@@ -15,28 +15,16 @@ from typer.testing import CliRunner
 import spotray
 from spotray import SpecError
 from spotray._sim._availability import changes, read_availability
-from spotray._sim._engine import Engine, GroupSim, Settings
+from spotray._sim._engine import Engine, Settings
 from spotray._sim._workload import load_workload
 from spotray.cli import app
 
-from .conftest import EXAMPLES
+from .conftest import EXAMPLES, sim_group
 
 
-def group(**changes) -> GroupSim:
-    base = dict(
-        name="spot",
-        spot=True,
-        pods_per_node=1,
-        machine_type="n2-standard-2",
-        slots=1,
-        min_pods=0,
-        max_pods=8,
-        priority=10,
-        idle_seconds=60.0,
-        usd_per_node_hour=1.0,
-        usd_per_node_hour_on_demand=3.0,
-    )
-    return GroupSim(**{**base, **changes})
+def group(**changes):
+    base = dict(name="spot", max_pods=8, priority=10, usd_per_node_hour=1.0)
+    return sim_group(**{**base, "usd_per_node_hour_on_demand": 3.0, **changes})
 
 
 def write(tmp_path, data, gap=600, name="t.json", **extra):

@@ -11,28 +11,13 @@ import pytest
 
 import spotray
 from spotray import SpecError
-from spotray._sim._engine import Engine, GroupSim, Settings
+from spotray._sim._engine import Engine, Settings
 from spotray._sim._runs import monte_carlo, percentile, simulate
 from spotray._sim._workload import load_workload
 
-from .conftest import EXAMPLES
+from .conftest import EXAMPLES, sim_group
 
-
-def group(**changes) -> GroupSim:
-    base = dict(
-        name="g",
-        spot=True,
-        pods_per_node=1,
-        machine_type="n2-standard-2",
-        slots=1,
-        min_pods=0,
-        max_pods=50,
-        priority=0,
-        idle_seconds=60.0,
-        usd_per_node_hour=0.03,
-        usd_per_node_hour_on_demand=0.1,
-    )
-    return GroupSim(**{**base, **changes})
+group = sim_group
 
 
 def workload(text: str, groups=("g",)):
