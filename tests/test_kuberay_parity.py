@@ -307,3 +307,49 @@ def test_cases_from_reading_kuberays_code(case):
     codes = {f.code for f in found if f.code.startswith("SR1") and f.severity == Severity.ERROR}
     if expected is not None:
         assert codes - {"SR100"} == expected, [str(f) for f in found]
+
+
+# KubeRay 1.7 parses a RayCronJob schedule with robfig/cron v3.0.1's ParseStandard (go.mod:17,
+# validation.go:979). Read from its parser.go: five fields, each a comma list of `*`/`?`, `N` or
+# `N-M` with an optional `/step` (`N/step` runs to the field's maximum), numbers by strconv.Atoi,
+# names for months and weekdays, bounds minute 0-59, hour 0-23, day 1-31, month 1-12, weekday
+# 0-6 (7 is refused), a step of 0 refused.
+CRON = [
+    ("*/5 * * * *", True),
+    ("0 9 * * mon-fri", True),
+    ("0 0 1 JAN,jul *", True),
+    ("5/10 * * * *", True),
+    ("+5 * * * *", True),
+    ("0 0 * * 7", False),
+    ("60 * * * *", False),
+    ("0 24 * * *", False),
+    ("0 0 0 * *", False),
+    ("0 0 * 13 *", False),
+    ("3-1 * * * *", False),
+    ("*/0 * * * *", False),
+    ("1-2-3 * * * *", False),
+    ("1/2/3 * * * *", False),
+    ("x * * * *", False),
+]
+
+
+@pytest.mark.parametrize("schedule, accepted", CRON, ids=[c[0] for c in CRON])
+def test_raycronjob_schedules_as_robfig_cron_reads_them(schedule, accepted):
+    manifest = _doc(
+        "RayCronJob",
+        {"schedule": schedule, "jobTemplate": {"rayClusterSpec": _cluster()}},
+    )
+    found = findings({"manifest": manifest}, {**default_gates(), "RayCronJob": True})
+    sr126 = [str(f) for f in found if f.code == "SR126"]
+    assert (not sr126) == accepted, sr126
+
+
+@pytest.mark.parametrize(
+    "value, accepted", [("2562047h", True), ("2562048h", False), ("3000000h", False)]
+)
+def test_initializing_timeouts_past_a_go_duration_are_refused(value, accepted):
+    # time.ParseDuration refuses more than int64 nanoseconds (about 2562047.8 hours)
+    manifest = _doc("RayService", {"rayClusterConfig": _cluster()})
+    manifest["metadata"]["annotations"] = {"ray.io/initializing-timeout": value}
+    found = findings({"manifest": manifest}, default_gates())
+    assert (not [f for f in found if f.code == "SR125"]) == accepted

@@ -178,8 +178,8 @@ def _kuberay_section(rules) -> list[str]:
         "no status), of its optional webhooks, and of the CRDs, with the spotray rule that "
         "restates it. `tests/test_kuberay_parity.py` holds each rule to KubeRay's own test "
         "cases (238 of them, transcribed in `tests/kuberay_parity/`). A RayCronJob (Alpha) "
-        "gets SR126, its jobTemplate the RayJob rules; its cron schedule is checked for "
-        "syntax, not every field's range.",
+        "gets SR126, its jobTemplate the RayJob rules; its cron schedule is read as "
+        "robfig/cron v3.0.1 (KubeRay's parser) reads it, field ranges included.",
         "",
         "| KubeRay check | rule |",
         "| --- | --- |",

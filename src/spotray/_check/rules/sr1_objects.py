@@ -446,6 +446,9 @@ INITIALIZING_TIMEOUT = "ray.io/initializing-timeout"
 _GO_DURATION = re.compile(r"^[-+]?((\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))+$")
 
 
+GO_MAX_DURATION_SECONDS = (2**63 - 1) / 1e9  # time.Duration is int64 nanoseconds (~292 years)
+
+
 def go_duration_seconds(text: str) -> float | None:
     """Seconds of a Go duration string (`time.ParseDuration`: "1h30m", "90s", "0"), or None."""
     if text in ("0", "+0", "-0"):
@@ -458,6 +461,8 @@ def go_duration_seconds(text: str) -> float | None:
         float(number) * units[unit]
         for number, unit in re.findall(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)", text)
     )
+    if total > GO_MAX_DURATION_SECONDS:
+        return None  # Go's ParseDuration: "invalid duration" past int64 nanoseconds
     return sign * total
 
 
@@ -517,12 +522,68 @@ _CRON_DESCRIPTORS = {
     "@midnight",
     "@hourly",
 }
-_CRON_FIELD = re.compile(r"[0-9A-Za-z*?/,-]+\Z")
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
+    )
+}
+_WEEKDAYS = {d: i for i, d in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))}
+# robfig/cron v3 (KubeRay's cron.ParseStandard): each field's bounds and names
+_CRON_BOUNDS = (
+    ("minute", 0, 59, {}),
+    ("hour", 0, 23, {}),
+    ("day of month", 1, 31, {}),
+    ("month", 1, 12, _MONTHS),
+    ("day of week", 0, 6, _WEEKDAYS),
+)
+_GO_ATOI = re.compile(r"[+-]?\d+\Z")
+
+
+def _cron_number(text: str, names: dict[str, int]) -> int | None:
+    if text.lower() in names:
+        return names[text.lower()]
+    return int(text) if _GO_ATOI.match(text) else None
+
+
+def _cron_range(expr: str, low: int, high: int, names: dict[str, int]) -> str | None:
+    """Why one comma-separated part of a cron field is refused, as robfig/cron v3 reads it:
+    `*` or `?`, `N`, `N-M`, each with an optional `/step` (`N/step` runs to the maximum)."""
+    range_and_step = expr.split("/")
+    if len(range_and_step) > 2:
+        return f"too many slashes in {expr!r}"
+    bounds = range_and_step[0].split("-")
+    if bounds[0] in ("*", "?"):
+        start, end = low, high
+    else:
+        if len(bounds) > 2:
+            return f"too many hyphens in {expr!r}"
+        start = _cron_number(bounds[0], names)
+        end = start if len(bounds) == 1 else _cron_number(bounds[1], names)
+        if start is None or end is None:
+            return f"not a number in {expr!r}"
+        if start < 0 or end < 0:
+            return f"a negative number in {expr!r}"
+    if len(range_and_step) == 2:
+        step = _cron_number(range_and_step[1], {})
+        if step is None or step < 0:
+            return f"not a step in {expr!r}"
+        if len(bounds) == 1:
+            end = high
+        if step == 0:
+            return f"a step of 0 in {expr!r}"
+    if start < low:
+        return f"{expr!r} starts below {low}"
+    if end > high:
+        return f"{expr!r} ends above {high}"
+    if start > end:
+        return f"{expr!r} starts after it ends"
+    return None
 
 
 def cron_problem(schedule: object) -> str | None:
-    """Why `schedule` is not a standard cron schedule (5 fields, or a descriptor such as
-    `@daily` or `@every 1h`), or None. A syntax check, not every range."""
+    """Why `schedule` is not a standard cron schedule (5 fields in robfig/cron v3's ranges,
+    or a descriptor such as `@daily` or `@every 1h`), or None."""
     if not isinstance(schedule, str) or not schedule.strip():
         return "schedule is empty"
     text = schedule.strip()
@@ -535,8 +596,13 @@ def cron_problem(schedule: object) -> str | None:
             return None
         return f"schedule {text!r} is not a cron descriptor"
     fields = text.split()
-    if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
+    if len(fields) != 5:
         return f"schedule {text!r} is not 5 cron fields (minute hour day month weekday)"
+    for field, (what, low, high, names) in zip(fields, _CRON_BOUNDS, strict=True):
+        for expr in (part for part in field.split(",") if part):
+            problem = _cron_range(expr, low, high, names)
+            if problem:
+                return f"schedule {text!r}: {what} ({low}-{high}): {problem}"
     return None
 
 
@@ -546,8 +612,10 @@ class RayCronJobSpec(Rule):
 
     What it does
         Errors when the RayCronJob feature gate is off (an Alpha gate, off by default in 1.7),
-        when `schedule` is not a standard cron schedule or names a time zone (`TZ=`,
-        `CRON_TZ=`), and when `timeZone` is empty or not a time zone name. Its `jobTemplate`
+        when `schedule` is not a standard cron schedule as robfig/cron v3 (KubeRay's parser)
+        reads it: five fields within their ranges (minute 0-59, hour 0-23, day 1-31, month
+        1-12, weekday 0-6: 7 is refused), or a descriptor such as `@daily` or `@every 1h`; when
+        it names a time zone (`TZ=`, `CRON_TZ=`); and when `timeZone` is empty or not a time zone name. Its `jobTemplate`
         gets the RayJob rules (SR122, SR123), its cluster every other SR1xx rule.
 
     Why is this bad?
