@@ -162,6 +162,12 @@ def test_the_published_shape_with_prices_reads_and_runs_through_the_cli(tmp_path
     assert result.exit_code == 0, result.output
     by = {s["strategy"]: s for s in json.loads(result.stdout)["strategies"]}
     assert by["as-planned"]["runs"] == 2
+    described = json.loads(result.stdout)["availability"]["cpu-spot"]
+    assert described["ticks"] == 201 and described["available_share"] == pytest.approx(
+        200 / 201, abs=1e-4
+    )
+    text = CliRunner().invoke(app, args)
+    assert text.exit_code == 0 and "201 ticks of 34 s" in text.output
     both = CliRunner().invoke(
         app, [*args, "--strategy", "all-on-demand", "--output-format", "json"]
     )

@@ -487,11 +487,19 @@ def simulate(
             )
             written.append(_plot.vms_over_time(tracked, plot / "vms-per-pool.png"))
             written.append(_plot.cost_vs_makespan(results, plot / "cost-vs-makespan.png"))
+    traces = {group: t.to_json() for group, t in wl.availability.items()}
     if output_format is CostFormat.json:
-        out.print_json(
-            json.dumps({"runs": runs, "seed": seed, "strategies": [s.to_json() for s in summaries]})
-        )
+        doc = {"runs": runs, "seed": seed, "strategies": [s.to_json() for s in summaries]}
+        if traces:
+            doc["availability"] = traces
+        out.print_json(json.dumps(doc))
     else:
+        for group, t in traces.items():
+            err.print(
+                f"{group}: availability trace {t['file']}: {t['ticks']} ticks of "
+                f"{t['gap_seconds']:g} s ({t['hours']:.1f} h, repeated), Spot available on "
+                f"{t['available_share']:.0%} of them"
+            )
         out.print(_sim_table(summaries, runs))
     for path in written:
         err.print(f"wrote {path}")

@@ -49,6 +49,21 @@ class AvailabilityTrace:
         return len(self.values) * self.gap_seconds / 3600
 
     @property
+    def available_share(self) -> float:
+        """The share of ticks with any instance available."""
+        return sum(1 for v in self.values if v > 0) / len(self.values)
+
+    def to_json(self) -> dict:
+        return {
+            "file": self.file,
+            "ticks": len(self.values),
+            "gap_seconds": self.gap_seconds,
+            "hours": round(self.hours, 3),
+            "available_share": round(self.available_share, 4),
+            "max": max(self.values),
+        }
+
+    @property
     def binary(self) -> bool:
         return set(self.values) <= {0, 1}
 
