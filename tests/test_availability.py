@@ -116,14 +116,32 @@ def test_capacity_mode_never_runs_more_vms_than_the_trace_has(tmp_path):
 
 def test_changes_start_anywhere_and_wrap_around():
     caps = (1.0, 0.0, 0.0, 1.0)
-    assert list(itertools.islice(changes(caps, 600, 2), 5)) == [
+    assert list(itertools.islice(changes(caps, 600, 1200), 5)) == [
         (0.0, 0.0),
         (600.0, 1.0),
         (1800.0, 0.0),
         (3000.0, 1.0),
         (4200.0, 0.0),
     ]
-    assert list(changes((1.0, 1.0), 600, 1)) == [(0.0, 1.0)]  # never changes: one event
+    # 1500 s in: half way through tick 2, so the rise at tick 3 comes 300 s into the run
+    assert list(itertools.islice(changes(caps, 600, 1500), 3)) == [
+        (0.0, 0.0),
+        (300.0, 1.0),
+        (1500.0, 0.0),
+    ]
+    assert list(changes((1.0, 1.0), 600, 600)) == [(0.0, 1.0)]  # never changes: one event
+
+
+def test_a_run_starts_start_hours_into_the_trace_not_at_its_tick(tmp_path):
+    write(tmp_path, [0, 1, 1, 1])
+    # 0.1 h (360 s) in: the rise comes 240 s into the run; the Pod asked for at 0 s finds no
+    # room when its VM would be up (90 s), waits, and its VM is created at the rise
+    wl = load(tmp_path, "{count: 1, duration: {fixed: 100}}", "{file: t.json, start_hours: 0.1}")
+    assert Engine([group()], wl, SETTINGS).run().makespan == pytest.approx(240 + 90 + 100)
+    # 0.16 h (576 s) in: the rise comes at 24 s, before the VM is up: no wait at all
+    wl = load(tmp_path, "{count: 1, duration: {fixed: 100}}", "{file: t.json, start_hours: 0.16}")
+    assert Engine([group()], wl, SETTINGS).run().makespan == pytest.approx(90 + 100)
+    # rounded down to its tick, both would have waited for a rise 600 s into the run
 
 
 def test_a_random_start_is_seeded(tmp_path):
@@ -162,7 +180,7 @@ def test_the_published_shape_with_prices_reads_and_runs_through_the_cli(tmp_path
     assert result.exit_code == 0, result.output
     by = {s["strategy"]: s for s in json.loads(result.stdout)["strategies"]}
     assert by["as-planned"]["runs"] == 2
-    described = json.loads(result.stdout)["availability"]["cpu-spot"]
+    described = json.loads(result.stdout)["availability"]["cpu-spot"]  # as the run reads it
     assert described["ticks"] == 201 and described["available_share"] == pytest.approx(
         200 / 201, abs=1e-4
     )
@@ -187,6 +205,12 @@ def test_the_published_shape_with_prices_reads_and_runs_through_the_cli(tmp_path
         ('{"metadata": {"gap_seconds": 600},\n "data": []}', "t.json:2: data:"),
         ('{"metadata": {"gap_seconds": 600},\n "data": [1, 0,]}', "t.json:2:16: not JSON"),
         ("[1, 0]", "t.json:1: expected an object"),
+        # the top-level data, not a nested key of the same name
+        (
+            '{"metadata": {"gap_seconds": 600, "x": {"data": [7,\n 7]}},\n "data": [1,\n true]}',
+            "t.json:4: data[1]:",
+        ),
+        ('{"metadata": {"gap_seconds": 0.5},\n "data": [1]}', "metadata.gap_seconds:"),
     ],
 )
 def test_bad_trace_files_name_the_file_line_and_field(tmp_path, text, where):
@@ -211,6 +235,12 @@ def test_bad_trace_files_name_the_file_line_and_field(tmp_path, text, where):
         ),
         ([1, 0], "{file: t.json, mode: capacity, need: 2}", "need applies to mode: gate only"),
         ([1, 0], "{file: t.json, start_hours: later}", "w.yaml:4:"),
+        ([1, 0], "{file: t.json, start_hours: true}", "a number of hours or 'random'"),
+        (
+            [1, 3, 0],
+            "{file: t.json, need: 4}",
+            "preemption.spot.availability.need: need 4 is above",
+        ),
         ([1, 0], "{file: missing.json}", "missing.json: no such file"),
     ],
 )
@@ -241,14 +271,25 @@ def test_drop_stockout_keeps_running_vms_and_stops_new_ones(tmp_path):
     result = Engine([group(max_pods=1)], wl, SETTINGS, seed=1).run()
     # the first task runs 90-1890 s through the outage; the second follows on the same Pod
     assert result.preemptions == 0 and result.makespan == pytest.approx(90 + 2 * 1800)
-    # starting 0.34 h in (tick 2: out until tick 5, 1800 s later), the first VM waits for it
+    # starting 0.5 h in (tick 3: out until tick 5, 1200 s later), the first VM waits for it
     late = Engine(
         [group(max_pods=2)],
         load(
             tmp_path,
             "{count: 1, duration: {fixed: 1800}}",
-            "{file: t.json, drop: stockout, start_hours: 0.34}",
+            "{file: t.json, drop: stockout, start_hours: 0.5}",
         ),
         SETTINGS,
     ).run()
-    assert late.preemptions == 0 and late.makespan == pytest.approx(1800 + 90 + 1800)
+    assert late.preemptions == 0 and late.makespan == pytest.approx(1200 + 90 + 1800)
+
+
+def test_the_share_available_is_the_share_the_run_can_use(tmp_path):
+    from spotray._sim._availability import read_availability as read
+
+    write(tmp_path, [0, 0, 1, 1, 1, 0, 0, 0])
+    wl = load(tmp_path, "{count: 1, duration: {fixed: 10}}", "{file: t.json, values: unavailable}")
+    assert read(str(tmp_path / "t.json")).to_json(wl.caps("spot"))["available_share"] == 5 / 8
+    write(tmp_path, [0, 3, 16, 16])
+    wl = load(tmp_path, "{count: 1, duration: {fixed: 10}}", "{file: t.json, need: 16}")
+    assert read(str(tmp_path / "t.json")).to_json(wl.caps("spot"))["available_share"] == 2 / 4

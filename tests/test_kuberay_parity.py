@@ -330,6 +330,15 @@ CRON = [
     ("1-2-3 * * * *", False),
     ("1/2/3 * * * *", False),
     ("x * * * *", False),
+    ("\u0663 * * * *", False),  # an Arabic-Indic digit: Atoi takes ASCII only
+    ("*/99999999999999999999 * * * *", False),  # past int64
+    # the schedule as KubeRay passes it, unstripped (parser.go Parse: "@" prefix, then Fields)
+    ("@daily", True),
+    (" @daily", False),
+    ("@daily ", False),
+    ("@every 1h30m", True),
+    ("@every  1h", False),  # ParseDuration(" 1h")
+    ("@every 0s", True),  # Every() runs anything under a second every second
 ]
 
 
@@ -345,7 +354,15 @@ def test_raycronjob_schedules_as_robfig_cron_reads_them(schedule, accepted):
 
 
 @pytest.mark.parametrize(
-    "value, accepted", [("2562047h", True), ("2562048h", False), ("3000000h", False)]
+    "value, accepted",
+    [
+        ("2562047h", True),
+        ("2562048h", False),
+        ("3000000h", False),
+        ("9223372036854775807", True),  # seconds by strconv.Atoi: int64
+        ("9223372036854775808", False),
+        ("\u0663", False),
+    ],
 )
 def test_initializing_timeouts_past_a_go_duration_are_refused(value, accepted):
     # time.ParseDuration refuses more than int64 nanoseconds (about 2562047.8 hours)

@@ -487,7 +487,7 @@ def simulate(
             )
             written.append(_plot.vms_over_time(tracked, plot / "vms-per-pool.png"))
             written.append(_plot.cost_vs_makespan(results, plot / "cost-vs-makespan.png"))
-    traces = {group: t.to_json() for group, t in wl.availability.items()}
+    traces = {group: t.to_json(wl.caps(group)) for group, t in wl.availability.items()}
     if output_format is CostFormat.json:
         doc = {"runs": runs, "seed": seed, "strategies": [s.to_json() for s in summaries]}
         if traces:

@@ -19,8 +19,8 @@ A trace becomes a cap on the group's running VMs, per tick (`caps`):
 - `mode: gate` (the default): unlimited while the value is at least `need`, else none (the
   paper's gang threshold: a 16-node file with `need: 16` is "the whole gang fits");
 - `mode: capacity`: the value is the number of VMs the group can run.
-A run starts at `start_hours` into the trace (or a random tick per run) and wraps around at
-its end (`changes`).
+A run starts `start_hours` into the trace (or at a random point, per run) and wraps around
+at its end (`changes`).
 """
 
 from __future__ import annotations
@@ -31,10 +31,12 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .._errors import Problem, SpecError
+from .._errors import Problem, SpecError, SpotrayError
 from .._io import read_input
+from .._yaml import load_document
 
 MAX_TICKS = 10_000_000
+MIN_GAP_SECONDS = 1  # the dataset's shortest tick is 30 s; shorter would flood a run with events
 UNLIMITED = math.inf
 
 
@@ -48,18 +50,15 @@ class AvailabilityTrace:
     def hours(self) -> float:
         return len(self.values) * self.gap_seconds / 3600
 
-    @property
-    def available_share(self) -> float:
-        """The share of ticks with any instance available."""
-        return sum(1 for v in self.values if v > 0) / len(self.values)
-
-    def to_json(self) -> dict:
+    def to_json(self, caps: tuple[float, ...]) -> dict:
+        """What the trace is, and the share of its ticks on which the group can run a VM as
+        it is read (`caps`: after `values`, `mode` and `need`)."""
         return {
             "file": self.file,
             "ticks": len(self.values),
             "gap_seconds": self.gap_seconds,
             "hours": round(self.hours, 3),
-            "available_share": round(self.available_share, 4),
+            "available_share": round(sum(1 for c in caps if c > 0) / len(caps), 4),
             "max": max(self.values),
         }
 
@@ -76,26 +75,25 @@ class AvailabilityTrace:
 
 
 def changes(
-    caps: tuple[float, ...], gap_seconds: float, start_tick: int
+    caps: tuple[float, ...], gap_seconds: float, start_seconds: float
 ) -> Iterator[tuple[float, float]]:
-    """(seconds from the run's start, cap) at time 0 and at every tick where the cap changes,
-    from `start_tick` on, the trace repeating at its end; finite if the cap never changes."""
+    """(seconds from the run's start, cap) at time 0 and at every tick boundary where the cap
+    changes, the run starting `start_seconds` into the trace (which repeats at its end); finite
+    if the cap never changes."""
     n = len(caps)
-    yield 0.0, caps[start_tick % n]
+    first = int(start_seconds // gap_seconds)
+    into = start_seconds - first * gap_seconds  # how far into its first tick the run starts
+    previous = caps[first % n]
+    yield 0.0, previous
     if len(set(caps)) == 1:
         return
-    offset = 0.0
-    previous = caps[start_tick % n]
-    tick = start_tick + 1
+    tick = first + 1
     while True:
         cap = caps[tick % n]
         if cap != previous:
-            yield offset + (tick - start_tick) * gap_seconds, cap
+            yield (tick - first) * gap_seconds - into, cap
             previous = cap
         tick += 1
-        if tick - start_tick >= n:  # a whole lap: go on from the same point, a lap later
-            offset += n * gap_seconds
-            tick = start_tick
 
 
 def _line_of(text: str, pattern: str, nth: int = 0) -> int | None:
@@ -105,8 +103,11 @@ def _line_of(text: str, pattern: str, nth: int = 0) -> int | None:
     return None
 
 
-def _data_line(text: str, index: int) -> int | None:
-    """The line of `data[index]` (scanning the array's tokens; only on the error path)."""
+def _data_line(text: str, index: int, doc=None) -> int | None:
+    """The line of `data[index]`: from the located reader (JSON is YAML), or, for a file it
+    refuses (duplicate keys), by scanning the first array's tokens. Only on the error path."""
+    if doc is not None:
+        return doc.locate(("data", index))[0]
     start = re.search(r'"data"\s*:\s*\[', text)
     if start is None:
         return None
@@ -136,6 +137,14 @@ def _data_line(text: str, index: int) -> int | None:
     return None
 
 
+def _located(text: str, name: str):
+    """The file through spotray's located YAML reader, or False if it refuses it."""
+    try:
+        return load_document(text, file=name)
+    except SpotrayError:
+        return False
+
+
 def read_availability(name: str) -> AvailabilityTrace:
     """Read an availability trace (JSON, the Can't Be Late format).
 
@@ -160,12 +169,13 @@ def read_availability(name: str) -> AvailabilityTrace:
     if (
         isinstance(gap, bool)
         or not isinstance(gap, int | float)
-        or not (0 < gap <= 86400)
+        or not (MIN_GAP_SECONDS <= gap <= 86400)
         or math.isnan(gap)
     ):
         problems.append(
             Problem(
-                f"metadata.gap_seconds must be the seconds between ticks, in (0, 86400]: {gap!r}",
+                "metadata.gap_seconds must be the seconds between ticks, in "
+                f"[{MIN_GAP_SECONDS}, 86400]: {gap!r}",
                 file=name,
                 line=_line_of(text, r'"gap_seconds"') or _line_of(text, r'"metadata"') or 1,
                 field="metadata.gap_seconds",
@@ -185,13 +195,16 @@ def read_availability(name: str) -> AvailabilityTrace:
     if len(data) > MAX_TICKS:
         problems.append(Problem(f"more than {MAX_TICKS} ticks", file=name, field="data"))
         raise SpecError(problems)
+    located = None
     for i, value in enumerate(data):
         if isinstance(value, bool) or not isinstance(value, int) or not (0 <= value <= 100_000):
+            if located is None:
+                located = _located(text, name)
             problems.append(
                 Problem(
                     f"not a count of available instances (0..100000): {value!r}",
                     file=name,
-                    line=_data_line(text, i),
+                    line=_data_line(text, i, located or None),
                     field=f"data[{i}]",
                 )
             )

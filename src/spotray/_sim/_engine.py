@@ -159,13 +159,9 @@ class Engine:
             a = wl.preemption[group].availability
             if g is None or not g.spot or a is None:
                 continue  # an on-demand group (the all-on-demand strategy) has no Spot market
-            caps = trace.caps(mode=a.mode, need=a.need, unavailable=a.values == "unavailable")
-            n = len(caps)
-            if a.start_hours == "random":
-                tick = self.rng.randrange(n)
-            else:
-                tick = int(a.start_hours * 3600 // trace.gap_seconds)
-            upcoming = changes(caps, trace.gap_seconds, tick)
+            length = len(trace.values) * trace.gap_seconds
+            into = self.rng.random() * length if a.start_hours == "random" else a.start_hours * 3600
+            upcoming = changes(self.workload.caps(group), trace.gap_seconds, into)
             at, cap = next(upcoming)
             sim.at(at, "availability", (group, upcoming, cap))
             if a.drop == "stockout":
@@ -418,6 +414,9 @@ class Engine:
         if not noticed:
             return
         self.preemptions += 1
+        group = pods[0].group.name
+        if group in self.waiting:  # the noticed VM no longer counts against a trace's cap
+            self._release(group)
         drain, save = self.settings.drain, self.tasks.save_seconds
         for pod in pods:
             if pod.state == "provisioning":  # never starts; the model terminated it

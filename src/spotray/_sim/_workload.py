@@ -33,7 +33,14 @@ import random
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .._errors import Problem, SpecError
 from .._io import read_input
@@ -114,6 +121,13 @@ class Availability(_Model):
     # stop new ones (a probe that failed to launch says nothing of VMs that run)
     drop: Literal["preempt", "stockout"] = "preempt"
 
+    @field_validator("start_hours", mode="before")
+    @classmethod
+    def _hours_or_random(cls, value: object) -> object:
+        if isinstance(value, bool) or (isinstance(value, str) and value != "random"):
+            raise ValueError("start_hours is a number of hours or 'random'")
+        return value
+
     @model_validator(mode="after")
     def _fields(self) -> Availability:
         if isinstance(self.start_hours, float) and not (0 <= self.start_hours <= 1e6):
@@ -186,6 +200,14 @@ class Workload:
     @property
     def tasks(self) -> Tasks:
         return self.spec.tasks
+
+    def caps(self, group: str) -> tuple[float, ...]:
+        """A traced group's cap on running VMs per tick, as its settings read the trace."""
+        a = self.spec.preemption[group].availability
+        assert a is not None
+        return self.availability[group].caps(
+            mode=a.mode, need=a.need, unavailable=a.values == "unavailable"
+        )
 
     @property
     def count(self) -> int:
@@ -366,6 +388,15 @@ def load_workload(
                     (*where, "values"),
                     f"values: unavailable reads 0/1 files only, and {a.file} holds counts up to "
                     f"{max(trace.values)}",
+                )
+            )
+        if a.mode == "gate" and a.need > max(trace.values):
+            problems.append(
+                located(
+                    doc,
+                    (*where, "need"),
+                    f"need {a.need} is above every value of {a.file} (at most "
+                    f"{max(trace.values)}): Spot would never be available",
                 )
             )
         if isinstance(a.start_hours, float) and a.start_hours >= trace.hours:

@@ -443,7 +443,16 @@ def _incremental(cluster: dict, options: object):
 
 
 INITIALIZING_TIMEOUT = "ray.io/initializing-timeout"
-_GO_DURATION = re.compile(r"^[-+]?((\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))+$")
+_GO_DURATION = re.compile(r"[-+]?(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+\Z")
+INT64_MAX = 2**63 - 1
+
+
+def go_atoi(text: str) -> int | None:
+    """Go's strconv.Atoi on a 64-bit platform: ASCII digits, an optional sign, int64."""
+    if not re.fullmatch(r"[-+]?[0-9]+", text):
+        return None
+    value = int(text)
+    return value if -INT64_MAX - 1 <= value <= INT64_MAX else None
 
 
 GO_MAX_DURATION_SECONDS = (2**63 - 1) / 1e9  # time.Duration is int64 nanoseconds (~292 years)
@@ -459,7 +468,9 @@ def go_duration_seconds(text: str) -> float | None:
     sign = -1 if text.startswith("-") else 1
     total = sum(
         float(number) * units[unit]
-        for number, unit in re.findall(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)", text)
+        for number, unit in re.findall(
+            r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h)", text
+        )
     )
     if total > GO_MAX_DURATION_SECONDS:
         return None  # Go's ParseDuration: "invalid duration" past int64 nanoseconds
@@ -501,8 +512,8 @@ class RayServiceInitializingTimeout(Rule):
                 continue
             text = str(value)
             seconds = go_duration_seconds(text)
-            if seconds is None and re.fullmatch(r"[-+]?\d+", text):
-                seconds = float(int(text))
+            if seconds is None and go_atoi(text) is not None:
+                seconds = float(go_atoi(text))
             if seconds is None or seconds <= 0:
                 yield self.finding(
                     obj.doc,
@@ -537,13 +548,12 @@ _CRON_BOUNDS = (
     ("month", 1, 12, _MONTHS),
     ("day of week", 0, 6, _WEEKDAYS),
 )
-_GO_ATOI = re.compile(r"[+-]?\d+\Z")
 
 
 def _cron_number(text: str, names: dict[str, int]) -> int | None:
     if text.lower() in names:
         return names[text.lower()]
-    return int(text) if _GO_ATOI.match(text) else None
+    return go_atoi(text)
 
 
 def _cron_range(expr: str, low: int, high: int, names: dict[str, int]) -> str | None:
@@ -586,14 +596,14 @@ def cron_problem(schedule: object) -> str | None:
     or a descriptor such as `@daily` or `@every 1h`), or None."""
     if not isinstance(schedule, str) or not schedule.strip():
         return "schedule is empty"
-    text = schedule.strip()
+    text = schedule  # as KubeRay passes it: " @daily" is one field, "@daily " no descriptor
     if "TZ" in text:
         return "schedule cannot use TZ or CRON_TZ; use timeZone"
     if text.startswith("@"):
         if text in _CRON_DESCRIPTORS:
             return None
-        if text.startswith("@every ") and go_duration_seconds(text[7:].strip()) not in (None, 0.0):
-            return None
+        if text.startswith("@every ") and go_duration_seconds(text[7:]) is not None:
+            return None  # robfig's Every() runs anything under a second every second
         return f"schedule {text!r} is not a cron descriptor"
     fields = text.split()
     if len(fields) != 5:
