@@ -83,6 +83,15 @@ def test_new_files_get_the_umask_mode_and_replaced_files_keep_theirs(tmp_path):
     assert (tmp_path / "kept.txt").read_text() == "new"
 
 
+def test_bytes_are_written_as_they_are_and_text_as_utf8(tmp_path):
+    png = b"\x89PNG\r\n\x1a\n\x00\xff"  # what the simulator's plots are
+    written = write_files({tmp_path / "p.png": png, tmp_path / "t.txt": "é\n"})
+    assert written == [tmp_path / "p.png", tmp_path / "t.txt"]
+    assert (tmp_path / "p.png").read_bytes() == png
+    assert (tmp_path / "t.txt").read_bytes() == "é\n".encode()
+    assert sorted(os.listdir(tmp_path)) == ["p.png", "t.txt"]  # no temporary file left
+
+
 # --- inputs that never hang ------------------------------------------------------------------
 
 

@@ -208,6 +208,8 @@ def test_the_cli_prints_json_plots_and_refuses_bad_input(tmp_path):
         "cost-vs-makespan.png",
         "vms-per-pool.png",
     ]
+    for png in (tmp_path / "plots").iterdir():
+        assert png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     summaries, _ = spotray.simulate(
         spotray.load_spec(spec), str(wl), runs=3, seed=4, strategies=("as-planned", "all-on-demand")
     )

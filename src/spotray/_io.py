@@ -103,8 +103,8 @@ def _umask() -> int:
     return mask
 
 
-def write_files(files: dict[Path, str]) -> list[Path]:
-    """Write every file, all or nothing: each is staged beside its target, then all are
+def write_files(files: dict[Path, str | bytes]) -> list[Path]:
+    """Write every file (text as UTF-8, bytes as they are), all or nothing: each is staged beside its target, then all are
     renamed into place; on failure what was replaced is restored and what was new removed.
 
     Ctrl-C, SIGTERM and SIGHUP are held while the files are staged and renamed (a few
@@ -113,13 +113,13 @@ def write_files(files: dict[Path, str]) -> list[Path]:
         return _write_files(files)
 
 
-def _write_files(files: dict[Path, str]) -> list[Path]:
+def _write_files(files: dict[Path, str | bytes]) -> list[Path]:
     new_mode = 0o666 & ~_umask()
     staged: list[tuple[Path, Path]] = []  # (temporary, target)
     backups: dict[Path, Path] = {}  # target -> a hard link to (or copy of) its old content
     placed: list[tuple[Path, Path]] = []  # renames begun
     try:
-        for final, text in files.items():
+        for final, content in files.items():
             final.parent.mkdir(parents=True, exist_ok=True)
             mode = new_mode
             with contextlib.suppress(FileNotFoundError):
@@ -129,8 +129,9 @@ def _write_files(files: dict[Path, str]) -> list[Path]:
                 mode = stat.S_IMODE(info.st_mode)
             fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
             staged.append((Path(tmp), final))
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
+            data = content.encode("utf-8") if isinstance(content, str) else content
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
                 handle.flush()
                 os.fchmod(handle.fileno(), mode)
                 os.fsync(handle.fileno())

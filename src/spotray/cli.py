@@ -474,9 +474,9 @@ def simulate(
             )
         written = []
         if plot is not None:
+            from ._io import write_files
             from ._sim import _plot
 
-            plot.mkdir(parents=True, exist_ok=True)
             tracked = run_one(
                 plan,
                 wl,
@@ -485,8 +485,12 @@ def simulate(
                 track=True,
                 fallback_minutes=fallback_minutes,
             )
-            written.append(_plot.vms_over_time(tracked, plot / "vms-per-pool.png"))
-            written.append(_plot.cost_vs_makespan(results, plot / "cost-vs-makespan.png"))
+            written = write_files(
+                {
+                    plot / "vms-per-pool.png": _plot.vms_over_time(tracked),
+                    plot / "cost-vs-makespan.png": _plot.cost_vs_makespan(results),
+                }
+            )
     traces = {group: t.to_json(wl.caps(group)) for group, t in wl.availability.items()}
     if output_format is CostFormat.json:
         doc = {"runs": runs, "seed": seed, "strategies": [s.to_json() for s in summaries]}

@@ -1,9 +1,10 @@
 """PNG plots of simulations (matplotlib, the `plot` extra): VMs per pool over one run, and cost
-against makespan over the runs of each strategy."""
+against makespan over the runs of each strategy. Each returns the PNG's bytes; the caller
+writes them (atomically, with `_io.write_files`)."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import io
 
 from .._errors import InputError
 
@@ -19,7 +20,15 @@ def _pyplot():
     return plt
 
 
-def vms_over_time(result, path: Path) -> Path:
+def _png(plt, fig) -> bytes:
+    fig.tight_layout()
+    out = io.BytesIO()
+    fig.savefig(out, format="png", dpi=100)
+    plt.close(fig)
+    return out.getvalue()
+
+
+def vms_over_time(result) -> bytes:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 4))
     groups = sorted({g for _, counts in result.vms_over_time for g in counts})
@@ -30,13 +39,10 @@ def vms_over_time(result, path: Path) -> Path:
     ax.set_ylabel("VMs running")
     ax.set_title("VMs per pool, one run")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _png(plt, fig)
 
 
-def cost_vs_makespan(results: dict, path: Path) -> Path:
+def cost_vs_makespan(results: dict) -> bytes:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, runs in results.items():
@@ -45,7 +51,4 @@ def cost_vs_makespan(results: dict, path: Path) -> Path:
     ax.set_ylabel("cost (USD)")
     ax.set_title("cost against makespan, per strategy")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _png(plt, fig)
