@@ -113,3 +113,15 @@ def sim_group(**changes):
         usd_per_node_hour_on_demand=0.1,
     )
     return GroupSim(**{**base, **changes})
+
+
+def seed_with_an_l4_group() -> str:
+    """The seed example with its medium group on g2-standard-8 with one L4 GPU."""
+    return (
+        (EXAMPLES / "seed.yaml")
+        .read_text()
+        .replace(
+            'machine_type: e2-standard-4\n    spot: true\n    cpu: "3"',
+            'machine_type: g2-standard-8\n    gpus: 1\n    spot: true\n    cpu: "3"',
+        )
+    )

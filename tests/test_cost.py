@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 import spotray
 from spotray.cli import app
 
-from .conftest import EXAMPLES, shared
+from .conftest import EXAMPLES, seed_with_an_l4_group, shared
 
 
 def upstream_price(machine: str, region: str) -> tuple[float, float]:
@@ -116,14 +116,7 @@ def test_advise_finds_a_cheaper_machine_for_the_seeds_small_group():
 
 
 def test_advise_ranks_gpu_groups_among_machines_with_their_accelerator():
-    text = (
-        (EXAMPLES / "seed.yaml")
-        .read_text()
-        .replace(
-            'machine_type: e2-standard-4\n    spot: true\n    cpu: "3"',
-            'machine_type: g2-standard-8\n    gpus: 1\n    spot: true\n    cpu: "3"',
-        )
-    )
+    text = seed_with_an_l4_group()
     spec = spotray.load_spec("g2.yaml", text=text)
     gpu = spotray.advise(spec, top=20)[1]
     assert gpu.ranked

@@ -8,7 +8,7 @@ import spotray
 from spotray._plan import allocatable, catalog, daemonset_overhead, gpu_problem
 from spotray._plan._allocatable import kube_reserved_cpu_millis
 
-from .conftest import EXAMPLES
+from .conftest import EXAMPLES, seed_with_an_l4_group
 
 
 def test_cpu_reservation_tiers():
@@ -115,14 +115,7 @@ def test_gpu_rules(machine, gpu, count, problem):
 
 
 def test_bundled_gpus_are_implied():
-    text = (
-        (EXAMPLES / "seed.yaml")
-        .read_text()
-        .replace(
-            'machine_type: e2-standard-4\n    spot: true\n    cpu: "3"',
-            'machine_type: g2-standard-8\n    gpus: 1\n    spot: true\n    cpu: "3"',
-        )
-    )
+    text = seed_with_an_l4_group()
     plan = spotray.plan(spotray.load_spec("g2.yaml", text=text))
     pool = plan.workers[1].pool
     assert (pool.gpu_type, pool.gpu_count) == ("nvidia-l4", 1)
