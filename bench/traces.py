@@ -93,7 +93,7 @@ def main() -> None:
         usd = [by[s].usd["p50"] for s in ("as-planned", "all-spot", "all-on-demand")]
         cost_ratio, time_ratio = usd[0] / usd[2], span[0] / span[2]
         ratios.append((cost_ratio, time_ratio))
-        avail = sum(1 for v in trace.values if v > 0) / len(trace.values)
+        avail = trace.to_json(wl.caps("cpu-spot"))["available_share"]  # as the run reads it
         name = str(path.relative_to(args.dir))
         print(
             f"{name:58} {len(trace.values):>6} {trace.gap_seconds:>4.0f} {trace.hours:>6.1f} "
